@@ -1,0 +1,298 @@
+/**
+ * `MappedFile`: a file preallocated with posix_fallocate and mapped MAP_SHARED, with zero-copy
+ * views that cannot be reached after unmap (the views are detached first, so a stale one reads as
+ * empty instead of faulting).
+ */
+import { C } from "./constants.ts";
+import { ErrnoError, unwrap } from "./errno.ts";
+import { errno, libc } from "./libc.ts";
+
+const MAP_FAILED = 0xffffffffffffffffn;
+const encoder = new TextEncoder();
+
+/** The system page size (mmap offsets must be multiples of it). */
+export function pageSize(): number {
+  return libc().getpagesize();
+}
+
+function cString(path: string): Uint8Array {
+  const b = encoder.encode(path);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+/** How to open a MappedFile. */
+export interface MappedFileOptions {
+  /** Create the file when missing. @default false */
+  create?: boolean;
+  /** Truncate it to zero length on open. @default false */
+  truncate?: boolean;
+  /** Open read-only (maps are then PROT_READ). @default false */
+  readOnly?: boolean;
+  /** Permission bits for a created file. @default 0o644 */
+  mode?: number;
+}
+
+/** A file descriptor opened for mapping. Close it with `close()`, which is safe to call twice. */
+export class MappedFile {
+  #fd: number;
+  readonly #path: string;
+  readonly #readOnly: boolean;
+  readonly #regions = new Set<MappedRegion>();
+
+  private constructor(fd: number, path: string, readOnly: boolean) {
+    this.#fd = fd;
+    this.#path = path;
+    this.#readOnly = readOnly;
+  }
+
+  /**
+   * Opens `path`. The file is created with Deno APIs first (open(2) is variadic, and macOS arm64
+   * passes variadic arguments differently), then opened O_CLOEXEC with two arguments.
+   */
+  static open(path: string, options: MappedFileOptions = {}): MappedFile {
+    const readOnly = options.readOnly ?? false;
+    if (options.create || options.truncate) {
+      const f = Deno.openSync(path, {
+        read: true,
+        write: true,
+        create: options.create ?? false,
+        truncate: options.truncate ?? false,
+        mode: options.mode ?? 0o644,
+      });
+      f.close();
+    }
+    const flags = (readOnly ? C.O_RDONLY : C.O_RDWR) | C.O_CLOEXEC;
+    const fd = unwrap(libc().open(cString(path), flags), "open", path);
+    return new MappedFile(fd, path, readOnly);
+  }
+
+  /** Creates (or truncates) `path` for writing. */
+  static create(path: string, mode = 0o644): MappedFile {
+    return MappedFile.open(path, { create: true, truncate: true, mode });
+  }
+
+  /** The path the file was opened by. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** The descriptor, or -1 once closed. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  #live(): number {
+    if (this.#fd < 0) throw new ErrnoError("use closed file", C.EBADF, this.#path);
+    return this.#fd;
+  }
+
+  /** The file's current size in bytes. */
+  size(): number {
+    const r = libc().lseek(this.#live(), 0n, C.SEEK_END);
+    const n = Number(r);
+    if (n < 0) throw new ErrnoError("seek in", errno(), this.#path);
+    return n;
+  }
+
+  /**
+   * Reserves disk blocks for `[offset, offset+length)` with posix_fallocate, `chunk` bytes per call,
+   * growing the file as needed. A full disk is an ErrnoError with code ENOSPC, never a SIGBUS later.
+   * (macOS has no posix_fallocate: zeros are written instead, which reserves the blocks too.)
+   */
+  allocate(offset: number, length: number, chunk = 8 << 20): void {
+    const fd = this.#live();
+    const s = libc();
+    for (let at = offset; at < offset + length; at += chunk) {
+      const n = Math.min(chunk, offset + length - at);
+      if (s.posix_fallocate !== null && C.hasFallocate) {
+        const r = s.posix_fallocate(fd, BigInt(at), BigInt(n));
+        if (r !== 0) throw new ErrnoError("allocate", r, `${this.#path} @${at}+${n}`);
+      } else {
+        const zeros = new Uint8Array(Math.min(n, 1 << 20));
+        for (let p = at; p < at + n; p += zeros.length) {
+          const w = Math.min(zeros.length, at + n - p);
+          unwrap(s.pwrite(fd, zeros, BigInt(w), BigInt(p)), "allocate", `${this.#path} @${p}+${w}`);
+        }
+      }
+    }
+  }
+
+  /** Sets the file's length (e.g. to the logical end of what was written). */
+  truncate(length: number): void {
+    unwrap(libc().ftruncate(this.#live(), BigInt(length)), "truncate", this.#path);
+  }
+
+  /** fsync(2): data and metadata to stable storage. */
+  fsync(): void {
+    unwrap(libc().fsync(this.#live()), "fsync", this.#path);
+  }
+
+  /** fdatasync(2) (fsync where the OS has none). */
+  fdatasync(): void {
+    const s = libc();
+    if (s.fdatasync !== null) unwrap(s.fdatasync(this.#live()), "fdatasync", this.#path);
+    else this.fsync();
+  }
+
+  /**
+   * Maps `[offset, offset+length)` MAP_SHARED. `offset` must be a multiple of the page size.
+   * Map only what was allocated: touching an unallocated page of a full disk raises SIGBUS.
+   */
+  map(offset: number, length: number): MappedRegion {
+    const fd = this.#live();
+    if (offset % pageSize() !== 0) throw new RangeError(`Map offset ${offset} is not page-aligned`);
+    if (length <= 0) throw new RangeError(`Map length must be positive, got ${length}`);
+    const prot = this.#readOnly ? C.PROT_READ : C.PROT_READ | C.PROT_WRITE;
+    const ptr = libc().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset));
+    if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
+      throw new ErrnoError("mmap", errno(), `${this.#path} @${offset}+${length}`);
+    }
+    const region = new MappedRegion(
+      ptr,
+      offset,
+      length,
+      this.#path,
+      () => this.#regions.delete(region),
+    );
+    this.#regions.add(region);
+    return region;
+  }
+
+  /** Number of regions still mapped. */
+  get mappedRegions(): number {
+    return this.#regions.size;
+  }
+
+  /** Unmaps every region still mapped, then closes the descriptor. Safe to call twice. */
+  close(): void {
+    for (const r of [...this.#regions]) r.unmap();
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    libc().close(fd);
+  }
+}
+
+/** One mmap'd range of a MappedFile. */
+export class MappedRegion {
+  #ptr: Deno.PointerObject | null;
+  #buffer: ArrayBuffer | null;
+  #bytes: Uint8Array | null;
+  readonly #length: number;
+  readonly #offset: number;
+  readonly #path: string;
+  readonly #onUnmap: () => void;
+
+  /** @internal use MappedFile.map */
+  constructor(
+    ptr: Deno.PointerObject,
+    offset: number,
+    length: number,
+    path: string,
+    onUnmap: () => void,
+  ) {
+    this.#ptr = ptr;
+    this.#offset = offset;
+    this.#length = length;
+    this.#path = path;
+    this.#onUnmap = onUnmap;
+    this.#buffer = Deno.UnsafePointerView.getArrayBuffer(ptr, length);
+    this.#bytes = new Uint8Array(this.#buffer);
+  }
+
+  /** File offset of the region's first byte. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Length in bytes. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Whether `unmap()` was called. */
+  get unmapped(): boolean {
+    return this.#ptr === null;
+  }
+
+  /**
+   * The zero-copy view: writes land in the file. Throws after unmap; a view taken before unmap
+   * is detached by it (length 0), so it can never touch unmapped memory.
+   */
+  get bytes(): Uint8Array {
+    if (this.#bytes === null) throw new ErrnoError("use unmapped region of", C.EBADF, this.#path);
+    return this.#bytes;
+  }
+
+  /** The mapping's address, to rebuild a view in another thread of this process. */
+  get address(): bigint {
+    if (this.#ptr === null) throw new ErrnoError("use unmapped region of", C.EBADF, this.#path);
+    return Deno.UnsafePointer.value(this.#ptr);
+  }
+
+  #at(offset: number): Deno.PointerObject {
+    if (this.#ptr === null) throw new ErrnoError("use unmapped region of", C.EBADF, this.#path);
+    const page = pageSize();
+    const aligned = offset - (offset % page);
+    return aligned === 0 ? this.#ptr : Deno.UnsafePointer.offset(this.#ptr, aligned)!;
+  }
+
+  #span(offset: number, length: number): number {
+    const page = pageSize();
+    const aligned = offset - (offset % page);
+    return Math.min(this.#length - aligned, length + (offset - aligned));
+  }
+
+  /**
+   * msync over `[offset, offset+length)` of the region (widened to pages). `sync` false is
+   * MS_ASYNC (on Linux: starts no I/O), true is MS_SYNC (waits for the write-back).
+   */
+  msync(sync: boolean, offset = 0, length = this.#length): void {
+    const r = libc().msync(
+      this.#at(offset),
+      BigInt(this.#span(offset, length)),
+      sync ? C.MS_SYNC : C.MS_ASYNC,
+    );
+    if (r < 0) throw new ErrnoError("msync", errno(), this.#path);
+  }
+
+  /** madvise over `[offset, offset+length)` (widened to pages). */
+  madvise(advice: number, offset = 0, length = this.#length): void {
+    const r = libc().madvise(this.#at(offset), BigInt(this.#span(offset, length)), advice);
+    if (r < 0) throw new ErrnoError("madvise", errno(), this.#path);
+  }
+
+  /**
+   * Faults in `[offset, offset+length)` for writing so a later writer does not stall on it:
+   * MADV_POPULATE_WRITE where the kernel has it, else one write per page of the byte already there.
+   */
+  prefault(offset = 0, length = this.#length - offset): void {
+    if (C.MADV_POPULATE_WRITE >= 0) {
+      const r = libc().madvise(
+        this.#at(offset),
+        BigInt(this.#span(offset, length)),
+        C.MADV_POPULATE_WRITE,
+      );
+      if (r === 0) return;
+    }
+    const b = this.bytes;
+    const page = pageSize();
+    const end = Math.min(this.#length, offset + length);
+    for (let i = offset - (offset % page); i < end; i += page) b[i] = b[i]!;
+  }
+
+  /** Detaches every view, then munmaps. Safe to call twice. */
+  unmap(): void {
+    if (this.#ptr === null) return;
+    const ptr = this.#ptr;
+    const buf = this.#buffer!;
+    this.#ptr = null;
+    this.#bytes = null;
+    this.#buffer = null;
+    buf.transfer(0);
+    libc().munmap(ptr, BigInt(this.#length));
+    this.#onUnmap();
+  }
+}

@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { DatagramBatch, MAX_UDP_PAYLOAD, UdpSocket } from "../../../ffi/udp_socket.ts";
+import { ErrnoError } from "../../../ffi/errno.ts";
+import { parseIPv4 } from "../../../ffi/inet.ts";
+import { assertNoFdLeak } from "../../helpers/fds.ts";
+
+const LOCALHOST = parseIPv4("127.0.0.1")!;
+
+function fill(batch: DatagramBatch, i: number, k: number, size: number): void {
+  const o = batch.offset(i);
+  for (let j = 0; j < size; j++) batch.data[o + j] = (k * 31 + j * 7) & 255;
+  if (size >= 4) new DataView(batch.data.buffer).setUint32(o, k, true);
+  batch.setLength(i, size);
+}
+
+function check(batch: DatagramBatch, i: number, k: number, size: number): void {
+  assert.equal(batch.lengths[i], size, `datagram ${k}: length`);
+  assert.equal(batch.truncated[i], 0, `datagram ${k}: truncated`);
+  const o = batch.offset(i);
+  if (size >= 4) {
+    assert.equal(
+      new DataView(batch.data.buffer).getUint32(o, true),
+      k,
+      `datagram ${k} out of order`,
+    );
+  }
+  for (let j = 4; j < size; j++) {
+    if (batch.data[o + j] !== ((k * 31 + j * 7) & 255)) {
+      assert.fail(`datagram ${k}: byte ${j} differs`);
+    }
+  }
+}
+
+Deno.test("UdpSocket batch send and receive move 10 000 datagrams of 0, 1, 1400 and 65507 bytes byte-exact and in order", async () => {
+  await assertNoFdLeak(() => {
+    const rx = UdpSocket.create();
+    const tx = UdpSocket.create();
+    try {
+      rx.bind({ ip: LOCALHOST, port: 0 });
+      rx.setRecvBuffer(4 << 20);
+      rx.setRecvTimeout(2000);
+      tx.bind({ ip: LOCALHOST, port: 0 });
+      const to = rx.localAddress();
+      const from = tx.localAddress();
+      tx.connect(to);
+      const sizes = [0, 1, 1400, MAX_UDP_PAYLOAD];
+      const out = new DatagramBatch(8, 65536);
+      const inb = new DatagramBatch(8, 65536);
+      const total = 10_000;
+      const chunk = 4;
+      let received = 0;
+      for (let k = 0; k < total; k += chunk) {
+        for (let i = 0; i < chunk; i++) fill(out, i, k + i, sizes[(k + i) % 4]!);
+        assert.equal(tx.sendBatch(out, 0, chunk), chunk);
+        let got = 0;
+        while (got < chunk) {
+          const n = rx.recvBatch(inb);
+          assert.ok(n > 0, `receive timed out after ${received + got} datagrams (n=${n})`);
+          for (let i = 0; i < n; i++) {
+            const idx = received + got + i;
+            // zero-length datagrams carry no sequence number: their position proves the order
+            check(inb, i, idx, sizes[idx % 4]!);
+            assert.equal(inb.sourceIp(i), from.ip);
+            assert.equal(inb.sourcePort(i), from.port);
+          }
+          got += n;
+        }
+        received += got;
+      }
+      assert.equal(received, total);
+    } finally {
+      rx.close();
+      tx.close();
+    }
+  });
+});
+
+Deno.test("UdpSocket flags a datagram longer than its slot as truncated", () => {
+  const rx = UdpSocket.create();
+  const tx = UdpSocket.create();
+  try {
+    rx.bind({ ip: LOCALHOST, port: 0 });
+    rx.setRecvTimeout(1000);
+    const small = new DatagramBatch(4, 100);
+    const big = new DatagramBatch(1, 2000);
+    big.setLength(0, 1500);
+    tx.connect(rx.localAddress());
+    assert.equal(tx.sendBatch(big, 0, 1), 1);
+    assert.equal(rx.recvBatch(small), 1);
+    assert.equal(small.truncated[0], 1);
+    assert.equal(small.lengths[0], 100);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
+
+Deno.test("UdpSocket receive returns 0 when SO_RCVTIMEO expires", () => {
+  const rx = UdpSocket.create();
+  try {
+    rx.bind({ ip: LOCALHOST, port: 0 });
+    rx.setRecvTimeout(50);
+    const t0 = performance.now();
+    assert.equal(rx.recvBatch(new DatagramBatch(2, 64)), 0);
+    const dt = performance.now() - t0;
+    assert.ok(dt >= 40 && dt < 2000, `timeout took ${dt} ms`);
+  } finally {
+    rx.close();
+  }
+});
+
+Deno.test("UdpSocket: two sockets with SO_REUSEPORT share a port; a third without it gets EADDRINUSE", async () => {
+  await assertNoFdLeak(() => {
+    const a = UdpSocket.create();
+    const b = UdpSocket.create();
+    const c = UdpSocket.create({ reuseAddr: false, reusePort: false });
+    try {
+      a.bind({ ip: LOCALHOST, port: 0 });
+      const port = a.localAddress().port;
+      b.bind({ ip: LOCALHOST, port });
+      assert.equal(b.localAddress().port, port);
+      assert.throws(() => c.bind({ ip: LOCALHOST, port }), (e: unknown) => {
+        assert.ok(e instanceof ErrnoError);
+        assert.equal(e.code, "EADDRINUSE");
+        assert.equal(e.syscall, "bind");
+        assert.equal(e.message, `Cannot bind "127.0.0.1:${port}": EADDRINUSE`);
+        return true;
+      });
+    } finally {
+      a.close();
+      b.close();
+      c.close();
+    }
+  });
+});
+
+Deno.test("UdpSocket close is safe twice and later calls fail with EBADF", () => {
+  const s = UdpSocket.create();
+  s.close();
+  s.close();
+  assert.equal(s.fd, -1);
+  assert.throws(() => s.bind({ ip: LOCALHOST, port: 0 }), /EBADF/);
+  assert.ok(s.recvBatch(new DatagramBatch(1, 16)) < 0);
+});
+
+Deno.test("UdpSocket sets multicast TTL and reads it back", () => {
+  const s = UdpSocket.create();
+  try {
+    s.setMulticastTtl(7);
+    assert.equal(s.multicastTtl(), 7);
+    s.setMulticastLoop(false);
+    s.setMulticastInterface(LOCALHOST);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test({
+  name: "UdpSocket SO_RCVBUF above net.core.rmem_max reports the clamped effective size",
+  ignore: Deno.build.os !== "linux",
+  fn() {
+    const rmemMax = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max").trim());
+    const s = UdpSocket.create();
+    try {
+      const r = s.setRecvBuffer(rmemMax * 4);
+      assert.equal(r.clamped, true);
+      assert.equal(r.effective, rmemMax * 2); // the kernel doubles the clamped value for bookkeeping
+      const small = s.setRecvBuffer(65536);
+      assert.equal(small.clamped, false);
+      assert.equal(small.effective, 131072);
+    } finally {
+      s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "UdpSocket reports kernel drops through SO_RXQ_OVFL",
+  ignore: Deno.build.os !== "linux",
+  fn() {
+    const rx = UdpSocket.create();
+    const tx = UdpSocket.create();
+    try {
+      rx.bind({ ip: LOCALHOST, port: 0 });
+      rx.setRecvBuffer(4096); // the kernel's minimum: a few datagrams fit
+      assert.equal(rx.enableDropCounter(), true);
+      rx.setRecvTimeout(200);
+      tx.connect(rx.localAddress());
+      const out = new DatagramBatch(64, 1024);
+      for (let i = 0; i < 64; i++) out.setLength(i, 1000);
+      assert.equal(tx.sendBatch(out, 0, 64), 64);
+      const inb = new DatagramBatch(64, 2048);
+      const n = rx.recvBatch(inb);
+      assert.ok(n > 0 && n < 64, `received ${n}`);
+      // the kernel stamps its drop count on datagrams queued after the drops
+      assert.equal(tx.sendBatch(out, 0, 1), 1);
+      assert.equal(rx.recvBatch(inb), 1);
+      assert.equal(inb.drops, 64 - n);
+    } finally {
+      rx.close();
+      tx.close();
+    }
+  },
+});
