@@ -67,4 +67,7 @@ export const DARWIN = {
   MADV_DONTNEED: 4,
   MADV_POPULATE_WRITE: -1,
   SEEK_END: 2,
+
+  CLOCK_MONOTONIC: 6,
+  CLOCK_REALTIME: 0,
 } as const;

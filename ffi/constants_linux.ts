@@ -67,4 +67,7 @@ export const LINUX = {
   MADV_DONTNEED: 4,
   MADV_POPULATE_WRITE: 23,
   SEEK_END: 2,
+
+  CLOCK_MONOTONIC: 1,
+  CLOCK_REALTIME: 0,
 } as const;

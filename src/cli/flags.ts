@@ -56,7 +56,12 @@ export function num(
   if (v === undefined) return undefined;
   const n = Number(v);
   const ok = v.trim() !== "" && Number.isFinite(n) && (options.float || Number.isInteger(n));
-  if (!ok) throw new UsageError(command, `--${name}: Cannot parse "${v}": not a${options.float ? " number" : "n integer"}`);
+  if (!ok) {
+    throw new UsageError(
+      command,
+      `--${name}: Cannot parse "${v}": not a${options.float ? " number" : "n integer"}`,
+    );
+  }
   if (options.min !== undefined && n < options.min) {
     throw new UsageError(command, `--${name}: "${v}" is below the minimum ${options.min}`);
   }

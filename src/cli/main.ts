@@ -6,10 +6,22 @@ import { ErrnoError } from "../../ffi/errno.ts";
 
 /** Subcommands, loaded on demand so each only imports what it needs. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  run: { summary: "Relay (and record) the configured channels", load: async () => (await import("./run.ts")).command },
-  demo: { summary: "Run the built-in demo on loopback (no root, no set-up)", load: async () => (await import("./demo.ts")).command },
-  send: { summary: "Send numbered test datagrams", load: async () => (await import("./send.ts")).command },
-  listen: { summary: "Receive test datagrams and report loss and latency", load: async () => (await import("./listen.ts")).command },
+  run: {
+    summary: "Relay (and record) the configured channels",
+    load: async () => (await import("./run.ts")).command,
+  },
+  demo: {
+    summary: "Run the built-in demo on loopback (no root, no set-up)",
+    load: async () => (await import("./demo.ts")).command,
+  },
+  send: {
+    summary: "Send numbered test datagrams",
+    load: async () => (await import("./send.ts")).command,
+  },
+  listen: {
+    summary: "Receive test datagrams and report loss and latency",
+    load: async () => (await import("./listen.ts")).command,
+  },
 };
 
 function usage(): string {
