@@ -46,6 +46,7 @@ export const DARWIN = {
   EINTR: 4,
   ENOTCONN: 57,
   EBADF: 9,
+  ENOBUFS: 55,
 
   O_RDONLY: 0,
   O_RDWR: 2,

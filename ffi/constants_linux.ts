@@ -46,6 +46,7 @@ export const LINUX = {
   EINTR: 4,
   ENOTCONN: 107,
   EBADF: 9,
+  ENOBUFS: 105,
 
   O_RDONLY: 0,
   O_RDWR: 2,
