@@ -26,7 +26,21 @@ export function parseFlags(
   allowPositionals = false,
 ): ParsedFlags {
   try {
-    const r = nodeParseArgs({ args, options: spec, strict: true, allowPositionals });
+    // parseArgs refuses "--rate -5" as ambiguous without naming the value: glue a value that
+    // looks like a negative number to its flag, so the flag's own check reports it
+    const glued: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      const next = args[i + 1];
+      if (
+        a.startsWith("--") && !a.includes("=") && spec[a.slice(2)]?.type === "string" &&
+        next !== undefined && /^-\.?[0-9]/.test(next)
+      ) {
+        glued.push(`${a}=${next}`);
+        i++;
+      } else glued.push(a);
+    }
+    const r = nodeParseArgs({ args: glued, options: spec, strict: true, allowPositionals });
     return { values: r.values as ParsedFlags["values"], positionals: r.positionals };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
