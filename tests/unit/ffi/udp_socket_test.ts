@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
-import { DatagramBatch, MAX_UDP_PAYLOAD, UdpSocket } from "../../../ffi/udp_socket.ts";
+import {
+  DatagramBatch,
+  MAX_UDP_PAYLOAD,
+  shutdownDescriptor,
+  UdpSocket,
+} from "../../../ffi/udp_socket.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { parseIPv4 } from "../../../ffi/inet.ts";
 import { assertNoFdLeak } from "../../helpers/fds.ts";
+import type { FromWorker, ToWorker } from "../../fixtures/ffi/blocked_recv_worker.ts";
 
 const LOCALHOST = parseIPv4("127.0.0.1")!;
 
@@ -200,5 +206,78 @@ Deno.test({
       rx.close();
       tx.close();
     }
+  },
+});
+
+/** Whether a thread of this process is blocked in a system call whose first argument is `fd`. */
+function threadBlockedOn(fd: number): boolean {
+  for (const task of Deno.readDirSync("/proc/self/task")) {
+    let line: string;
+    try {
+      line = Deno.readTextFileSync(`/proc/self/task/${task.name}/syscall`);
+    } catch {
+      continue; // the thread ended while we looked
+    }
+    const parts = line.trim().split(" ");
+    if (parts.length > 2 && parts[0] !== "running" && Number(parts[1]) === fd) return true;
+  }
+  return false;
+}
+
+Deno.test({
+  name:
+    "shutdownDescriptor from the main thread wakes a recvBatch blocked in a Worker within 250 ms",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await assertNoFdLeak(async () => {
+      const worker = new Worker(
+        new URL("../../fixtures/ffi/blocked_recv_worker.ts", import.meta.url),
+        { type: "module" },
+      );
+      try {
+        const messages: FromWorker[] = [];
+        let notify = () => {};
+        worker.onmessage = (e: MessageEvent<FromWorker>) => {
+          messages.push(e.data);
+          notify();
+        };
+        const next = async (type: FromWorker["type"]): Promise<FromWorker> => {
+          for (;;) {
+            const i = messages.findIndex((m) => m.type === type || m.type === "error");
+            if (i >= 0) {
+              const m = messages.splice(i, 1)[0]!;
+              if (m.type === "error") assert.fail(`Worker failed: ${m.message}`);
+              return m;
+            }
+            await new Promise<void>((resolve) => (notify = resolve));
+          }
+        };
+        const capacity = 8;
+        worker.postMessage({ type: "start", capacity } satisfies ToWorker);
+        const blocking = await next("blocking");
+        assert.ok(blocking.type === "blocking");
+        // ready signal: the worker's thread sits in the receive call on its descriptor
+        const deadline = performance.now() + 5000;
+        while (!threadBlockedOn(blocking.fd)) {
+          assert.ok(performance.now() < deadline, "the worker never blocked in recvBatch");
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+        const t0 = performance.now();
+        shutdownDescriptor(blocking.fd);
+        const woke = await next("woke");
+        const dt = performance.now() - t0;
+        assert.ok(dt < 250, `woke after ${dt.toFixed(1)} ms`);
+        assert.ok(woke.type === "woke");
+        // recvmmsg returns the shut-down socket's 0-byte read as one empty datagram with no
+        // sender address (the batch's port stays 0): not as 0 datagrams
+        assert.equal(woke.result, 1);
+        assert.equal(woke.count, 1);
+        assert.deepEqual(woke.lengths, [0]);
+        assert.deepEqual(woke.ports, [0]);
+        await next("closed");
+      } finally {
+        worker.terminate();
+      }
+    });
   },
 });
