@@ -274,6 +274,9 @@ Deno.test({
         assert.equal(woke.count, 1);
         assert.deepEqual(woke.lengths, [0]);
         assert.deepEqual(woke.ports, [0]);
+        // and every later receive returns such an empty datagram at once: a receive loop must
+        // check its stop flag after each batch or it spins
+        assert.equal(woke.again, 1);
         await next("closed");
       } finally {
         worker.terminate();
