@@ -306,6 +306,11 @@ const loopSchema = z.boolean().default(false).meta({
 // ---------------------------------------------------------------------------------------------
 // Objects
 
+/** Cross-field checks run even when other fields failed, as long as the value is a mapping. */
+const WHEN_OBJECT = {
+  when: (p: { value: unknown }) => typeof p.value === "object" && p.value !== null,
+};
+
 /** A relay destination as written. */
 export const relayDestinationSchema = z
   .strictObject({
@@ -376,7 +381,7 @@ export const recordSchema = z
         })`,
       });
     }
-  }, { when: () => true })
+  }, WHEN_OBJECT)
   .meta({ title: "Recording", description: "Record every datagram into Avro files" });
 
 /** `decimate.samples`. */
@@ -428,7 +433,7 @@ export const samplesSchema = z
         });
       }
     }
-  }, { when: () => true })
+  }, WHEN_OBJECT)
   .meta({ title: "Sample decimation" });
 
 /** The `decimate` block as validated, before it is narrowed by mode. */
@@ -485,7 +490,7 @@ const decimateObject = z
       need("samples");
       forbid("max_rate", '"rate"');
     }
-  }, { when: () => true });
+  }, WHEN_OBJECT);
 
 type DecimateObject = z.output<typeof decimateObject>;
 type DecimateCommon = Pick<DecimateObject, "to" | "ttl" | "loop" | "interface">;
@@ -605,7 +610,7 @@ export const channelSchema = z
           `(${c.max_datagram}) bytes`,
       });
     }
-  }, { when: () => true })
+  }, WHEN_OBJECT)
   .meta({ title: "Channel" });
 
 const logSchema = z
@@ -642,6 +647,7 @@ const metricsSchema = z
   .meta({
     description: 'Metrics and status page server HOST:PORT; "" disables it',
     examples: ["127.0.0.1:9464", ""],
+    pattern: "^(|([0-9.]+|localhost|\\*)?:[0-9]{1,5})$",
   });
 
 const channelsSchema = z
@@ -692,7 +698,7 @@ const topObject = z
         });
       } else byAddr.set(key, name);
     }
-  }, { when: () => true })
+  }, WHEN_OBJECT)
   .meta({ title: "chanrelay configuration" });
 
 type TopObject = z.output<typeof topObject>;
