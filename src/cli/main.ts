@@ -22,6 +22,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Receive test datagrams and report loss and latency",
     load: async () => (await import("./listen.ts")).command,
   },
+  check: {
+    summary: "Validate the config (--probe: also try binds, joins, buffers and disk)",
+    load: async () => (await import("./check.ts")).command,
+  },
+  schema: {
+    summary: "Print the config file's JSON Schema (for editors)",
+    load: async () => (await import("./schema.ts")).command,
+  },
 };
 
 function usage(): string {

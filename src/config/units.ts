@@ -128,3 +128,16 @@ export function formatDuration(ms: number): string {
   }
   return out;
 }
+
+/** Formats bytes for people, rounded to one decimal (`85603614720` → `"79.7GiB"`). */
+export function humanSize(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  const text = i === 0 || v >= 100 ? String(Math.round(v)) : v.toFixed(1).replace(/\.0$/, "");
+  return `${text}${units[i]}`;
+}
