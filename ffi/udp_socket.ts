@@ -201,8 +201,10 @@ export interface UdpSocketOptions {
 export interface RecvBufferResult {
   /** Bytes asked for. */
   requested: number;
-  /** What the kernel reports back (on Linux twice the usable size, bookkeeping included). */
+  /** Usable bytes the kernel granted (on Linux half of what getsockopt reports). */
   effective: number;
+  /** What getsockopt(SO_RCVBUF) reports (on Linux twice the usable size, bookkeeping included). */
+  reported: number;
   /** True when the kernel gave less than asked (on Linux: `net.core.rmem_max`). */
   clamped: boolean;
 }
@@ -306,9 +308,9 @@ export class UdpSocket {
     } else {
       this.#setInt(C.SOL_SOCKET, C.SO_RCVBUF, bytes, "set SO_RCVBUF on");
     }
-    const effective = this.recvBufferSize();
-    const factor = C.os === "linux" ? 2 : 1;
-    return { requested: bytes, effective, clamped: effective < bytes * factor };
+    const reported = this.recvBufferSize();
+    const effective = C.os === "linux" ? Math.floor(reported / 2) : reported;
+    return { requested: bytes, effective, reported, clamped: effective < bytes };
   }
 
   /** SO_RCVBUF as the kernel reports it (on Linux twice the usable size). */

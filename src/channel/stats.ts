@@ -102,7 +102,9 @@ export function statsFields(cur: ChannelSnapshot, prev: ChannelSnapshot | null):
     state: cur.state,
     rx: cur.received,
     rx_pps: prev ? rate(cur.received, prev.received, secs) : undefined,
-    rx_mbps: prev ? Math.round((cur.receivedBytes - prev.receivedBytes) * 8 / 1e4 / Math.max(secs, 1e-9)) / 100 : undefined,
+    rx_mbps: prev
+      ? Math.round((cur.receivedBytes - prev.receivedBytes) * 8 / 1e4 / Math.max(secs, 1e-9)) / 100
+      : undefined,
     relayed: cur.relayed,
     relay_errors: cur.relayErrors,
     kernel_drops: cur.kernelDrops,

@@ -157,7 +157,7 @@ function probeChannel(ch: ChannelConfig, out: ProbeResult, at: At): void {
     try {
       const r = sock.setRecvBuffer(ch.rcvbuf);
       if (r.clamped) {
-        const got = Deno.build.os === "linux" ? Math.floor(r.effective / 2) : r.effective;
+        const got = r.effective;
         out.warnings.push(at(
           [...base, "rcvbuf"],
           `Channel "${ch.name}": the kernel clamped the receive buffer to ${

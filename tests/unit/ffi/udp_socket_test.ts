@@ -170,10 +170,12 @@ Deno.test({
     try {
       const r = s.setRecvBuffer(rmemMax * 4);
       assert.equal(r.clamped, true);
-      assert.equal(r.effective, rmemMax * 2); // the kernel doubles the clamped value for bookkeeping
+      assert.equal(r.effective, rmemMax);
+      assert.equal(r.reported, rmemMax * 2); // the kernel doubles the clamped value for bookkeeping
       const small = s.setRecvBuffer(65536);
       assert.equal(small.clamped, false);
-      assert.equal(small.effective, 131072);
+      assert.equal(small.effective, 65536);
+      assert.equal(small.reported, 131072);
     } finally {
       s.close();
     }

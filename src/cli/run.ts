@@ -1,0 +1,274 @@
+/** `chanrelay run`: relays (and records, and decimates) the configured channels until stopped. */
+import type { Command } from "./command.ts";
+import { bool, parseFlags, str } from "./flags.ts";
+import { EXIT, ExitError, UsageError } from "./usage.ts";
+import { configureLog, log } from "../log.ts";
+import { loadConfigFile, resolveConfigPath, validateConfigObject } from "../config/load.ts";
+import type { ChanrelayConfig } from "../config/schema.ts";
+import { planAll } from "../channel/plan_from_config.ts";
+import { Supervisor } from "../channel/supervisor.ts";
+import { type ChannelSnapshot, snapshot, statsFields } from "../channel/stats.ts";
+import { VERSION } from "../version.ts";
+
+const HELP = `Usage: chanrelay run [--config FILE] [options]
+       chanrelay run --listen HOST:PORT|GROUP:PORT --relay HOST:PORT[,HOST:PORT…] [options]
+
+Relays every datagram of each configured channel to its destinations (and records and decimates
+it where configured) until SIGINT or SIGTERM. Reports "ready" once every channel is bound and
+joined.
+
+Config:
+  --config FILE          YAML config (default: $CHANRELAY_CONFIG)
+
+One quick channel from flags (instead of --config):
+  --listen ADDR          HOST:PORT binds unicast; GROUP:PORT joins a multicast group
+  --source IP            Source-specific join (with a GROUP:PORT listen address)
+  --interface ADDR       Interface address for the join and the sends
+  --relay LIST           Destinations, comma-separated HOST:PORT (at least one)
+  --ttl N                Multicast TTL of the relayed datagrams (default 1)
+  --rcvbuf SIZE          Receive buffer, e.g. 8MiB (default 8MiB)
+  --name NAME            Channel name (default "main")
+  --record-dir DIR       Record into DIR/NAME (Avro files)
+
+Either way:
+  --keep-going           Run the channels that start even if some cannot bind (else exit 78)
+  --stats-interval DUR   Stats line period, e.g. 10s
+  --log-level LEVEL      debug | info | warn | error
+  --log-format FORMAT    text (logfmt) | json
+  --metrics ADDR         Metrics/status server HOST:PORT ("" disables)
+
+Exit codes: 0 stopped by a signal, 64 bad flags, 78 bad config or a channel cannot start.`;
+
+const SPEC = {
+  config: { type: "string" },
+  listen: { type: "string" },
+  source: { type: "string" },
+  interface: { type: "string" },
+  relay: { type: "string", multiple: true },
+  ttl: { type: "string" },
+  rcvbuf: { type: "string" },
+  name: { type: "string" },
+  "record-dir": { type: "string" },
+  "decimate-to": { type: "string" },
+  decimate: { type: "string" },
+  "keep-going": { type: "boolean" },
+  "stats-interval": { type: "string" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  metrics: { type: "string" },
+  rotate: { type: "boolean" },
+} as const;
+
+const CHANNEL_FLAGS = [
+  "listen",
+  "source",
+  "interface",
+  "relay",
+  "ttl",
+  "rcvbuf",
+  "name",
+  "record-dir",
+  "decimate-to",
+  "decimate",
+];
+
+/** Builds the config object described by the one-channel flags. */
+function objectFromFlags(f: ReturnType<typeof parseFlags>): Record<string, unknown> {
+  const name = str(f, "name") ?? "main";
+  const relays = ((f.values.relay as string[] | undefined) ?? []).flatMap((r) => r.split(",")).map((
+    s,
+  ) => s.trim()).filter((s) => s !== "");
+  const ttlText = str(f, "ttl");
+  const ttl = ttlText === undefined
+    ? undefined
+    : /^[0-9]+$/.test(ttlText)
+    ? Number(ttlText)
+    : ttlText;
+  const ch: Record<string, unknown> = {
+    listen: str(f, "listen"),
+    relay: relays.map((to) => (ttl === undefined ? { to } : { to, ttl })),
+  };
+  if (str(f, "source") !== undefined) ch.source = str(f, "source");
+  if (str(f, "interface") !== undefined) ch.interface = str(f, "interface");
+  if (str(f, "rcvbuf") !== undefined) ch.rcvbuf = str(f, "rcvbuf");
+  const obj: Record<string, unknown> = { channels: { [name]: ch } };
+  const rec = str(f, "record-dir");
+  if (rec !== undefined) {
+    obj.data_dir = rec;
+    ch.record = {};
+  }
+  const decTo = str(f, "decimate-to");
+  const dec = str(f, "decimate");
+  if (decTo !== undefined || dec !== undefined) {
+    const [mode, arg] = (dec ?? "packet:10").split(":");
+    const d: Record<string, unknown> = { to: decTo, mode };
+    if (mode === "rate") d.max_rate = arg === undefined ? arg : Number(arg);
+    else d.factor = arg === undefined ? arg : Number(arg);
+    ch.decimate = d;
+  }
+  return obj;
+}
+
+/** Maps a key path of the flags' config object back to the flag that set it. */
+function flagFor(path: readonly (string | number)[]): string {
+  const key = path.filter((p) => typeof p === "string").at(-1);
+  switch (key) {
+    case "to":
+      return path.includes("decimate") ? "--decimate-to" : "--relay";
+    case "relay":
+      return "--relay";
+    case "ttl":
+      return "--ttl";
+    case "data_dir":
+      return "--record-dir";
+    case "channels":
+      return "--name";
+    case "mode":
+    case "factor":
+    case "max_rate":
+      return "--decimate";
+    default:
+      return typeof key === "string" ? `--${key.replaceAll("_", "-")}` : "--listen";
+  }
+}
+
+/** Loads the config from --config/$CHANRELAY_CONFIG or from the one-channel flags; flags win. */
+export function configFromFlags(
+  args: string[],
+): { config: ChanrelayConfig; keepGoing: boolean; rotateOnHup: boolean; source: string | null } {
+  const f = parseFlags("run", args, SPEC);
+  const usedChannelFlags = CHANNEL_FLAGS.filter((k) => f.values[k] !== undefined);
+  const path = usedChannelFlags.length > 0 ? str(f, "config") : resolveConfigPath(str(f, "config"));
+  let config: ChanrelayConfig;
+  if (path !== undefined) {
+    if (usedChannelFlags.length > 0) {
+      throw new UsageError(
+        "run",
+        `--${
+          usedChannelFlags[0]
+        } cannot be combined with --config: put the channel in the config file`,
+      );
+    }
+    config = loadConfigFile(path);
+  } else {
+    if (str(f, "listen") === undefined) {
+      throw new UsageError(
+        "run",
+        "Give --config FILE (or set CHANRELAY_CONFIG), or --listen and --relay for one channel",
+      );
+    }
+    if (f.values.relay === undefined) {
+      throw new UsageError("run", "--relay is required with --listen");
+    }
+    config = validateConfigObject(objectFromFlags(f), { kind: "flags", flagFor });
+  }
+  const level = str(f, "log-level");
+  if (level !== undefined) {
+    if (!["debug", "info", "warn", "error"].includes(level)) {
+      throw new UsageError(
+        "run",
+        `--log-level: Cannot parse "${level}": expected debug, info, warn or error`,
+      );
+    }
+    config.log.level = level as ChanrelayConfig["log"]["level"];
+  }
+  const format = str(f, "log-format");
+  if (format !== undefined) {
+    if (format !== "text" && format !== "json") {
+      throw new UsageError("run", `--log-format: Cannot parse "${format}": expected text or json`);
+    }
+    config.log.format = format;
+  }
+  const si = str(f, "stats-interval");
+  const metrics = str(f, "metrics");
+  if (si !== undefined || metrics !== undefined) {
+    // re-validate the overrides through the schema so they get the same parsing and messages
+    const o = validateConfigObject(
+      {
+        channels: { x: { listen: "127.0.0.1:1", relay: [{ to: "127.0.0.1:2" }] } },
+        ...(si !== undefined ? { stats_interval: si } : {}),
+        ...(metrics !== undefined ? { metrics } : {}),
+      },
+      { kind: "flags", flagFor: (p) => `--${String(p.at(-1) ?? "").replaceAll("_", "-")}` },
+    );
+    if (si !== undefined) config.stats_interval = o.stats_interval;
+    if (metrics !== undefined) config.metrics = o.metrics;
+  }
+  return {
+    config,
+    keepGoing: bool(f, "keep-going"),
+    rotateOnHup: bool(f, "rotate"),
+    source: path ?? null,
+  };
+}
+
+async function run(args: string[]): Promise<number> {
+  const { config, keepGoing } = configFromFlags(args);
+  configureLog({ level: config.log.level, format: config.log.format });
+  log.info("Starting chanrelay", {
+    version: VERSION,
+    pid: Deno.pid,
+    channels: Object.keys(config.channels).length,
+  });
+
+  const fault = Deno.env.get("CHANRELAY_TEST_FAULT"); // "channel:after" (tests only)
+  const [fc, fa] = fault?.split(":") ?? [];
+  const plans = planAll(config, { fault: fc && fa ? { channel: fc, after: Number(fa) } : null });
+  const supervisor = new Supervisor();
+
+  let stopping = false;
+  const stopped = Promise.withResolvers<number>();
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const t0 = performance.now();
+    log.info("Stopping", { signal });
+    await supervisor.stopAll(250);
+    log.info("Stopped", { ms: Math.round(performance.now() - t0) });
+    stopped.resolve(EXIT.OK);
+  };
+  const onInt = () => void stop("SIGINT");
+  const onTerm = () => void stop("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+
+  const failures = await supervisor.startAll(plans);
+  for (const f of failures) {
+    log.error(`Channel "${f.channel}" cannot start: ${f.message}`, {
+      channel: f.channel,
+      stage: f.stage,
+    });
+  }
+  if (failures.length > 0 && (!keepGoing || failures.length === plans.length)) {
+    await supervisor.stopAll(250);
+    throw new ExitError(
+      EXIT.CONFIG,
+      failures.map((f) => `Channel "${f.channel}" cannot start: ${f.message}`).join("\n"),
+    );
+  }
+  if (stopping) return await stopped.promise;
+  log.info("ready", { channels: supervisor.channels.size, failed: failures.length });
+
+  const prev = new Map<string, ChannelSnapshot>();
+  const statsTimer = setInterval(() => {
+    for (const rt of supervisor.channels.values()) {
+      const cur = snapshot(rt.plan, rt.shared, rt.state);
+      log.info("stats", statsFields(cur, prev.get(rt.name) ?? null));
+      prev.set(rt.name, cur);
+    }
+  }, config.stats_interval);
+
+  const code = await stopped.promise;
+  clearInterval(statsTimer);
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  return code;
+}
+
+/** The `run` command. */
+export const command: Command = {
+  name: "run",
+  summary: "Relay the configured channels",
+  help: HELP,
+  run,
+};
