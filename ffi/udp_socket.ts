@@ -38,6 +38,8 @@ export class DatagramBatch {
   readonly lengths: Int32Array;
   /** 1 where the datagram was longer than its slot (MSG_TRUNC). */
   readonly truncated: Uint8Array;
+  /** IP TTL of each received datagram, when the socket reports it (`enableTtlReport`), else 0. */
+  readonly ttls: Uint8Array;
   /** Number of datagrams in the batch. */
   count = 0;
   /**
@@ -94,6 +96,7 @@ export class DatagramBatch {
     this.data = new Uint8Array(capacity * slotSize);
     this.lengths = new Int32Array(capacity);
     this.truncated = new Uint8Array(capacity);
+    this.ttls = new Uint8Array(capacity);
     const sa = L.sockaddr_in.size;
     this._names = new Uint8Array(capacity * sa);
     this._namesView = new DataView(this._names.buffer);
@@ -101,7 +104,7 @@ export class DatagramBatch {
     this._iovRecv = new Uint8Array(capacity * L.iovec.size);
     this._iovSend = new Uint8Array(capacity * L.iovec.size);
     this._iovSendView = new DataView(this._iovSend.buffer);
-    this._control = new Uint8Array(capacity * L.cmsgSpaceU32);
+    this._control = new Uint8Array(capacity * CONTROL_SPACE);
     this._controlView = new DataView(this._control.buffer);
     this._stride = hasMmsgLayout() ? L.mmsghdr.size : L.msghdr.size;
     this._hdrRecv = new Uint8Array(capacity * this._stride);
@@ -131,8 +134,8 @@ export class DatagramBatch {
       rv.setUint32(h + m.namelen, sa, true);
       setPointer(rv, h + m.iov, iovRecvAddr + BigInt(i * L.iovec.size));
       setUField(rv, h + m.iovlen, m.iovlenBytes, 1);
-      setPointer(rv, h + m.control, controlAddr + BigInt(i * L.cmsgSpaceU32));
-      setUField(rv, h + m.controllen, m.controllenBytes, L.cmsgSpaceU32);
+      setPointer(rv, h + m.control, controlAddr + BigInt(i * CONTROL_SPACE));
+      setUField(rv, h + m.controllen, m.controllenBytes, CONTROL_SPACE);
 
       const sv = this._hdrSendView;
       setPointer(sv, h + m.name, 0n);
@@ -184,6 +187,10 @@ export class DatagramBatch {
     }
   }
 }
+
+/** Control buffer bytes per slot: room for two 4-byte control messages (drops, TTL). */
+const CONTROL_SPACE = L.cmsgSpaceU32 * 2;
+const CMSG_ALIGN = C.os === "linux" ? 8 : 4;
 
 function hasMmsgLayout(): boolean {
   return C.hasMmsg;
@@ -444,6 +451,16 @@ export class UdpSocket {
   }
 
   /**
+   * Asks the kernel to report each datagram's IP TTL (IP_RECVTTL); batches then carry it in
+   * `ttls`. Returns false where the OS has no such option.
+   */
+  enableTtlReport(): boolean {
+    if (C.IP_RECVTTL < 0) return false;
+    this.#setInt(C.IPPROTO_IP, C.IP_RECVTTL, 1, "set IP_RECVTTL on");
+    return true;
+  }
+
+  /**
    * Receives up to `batch.capacity` datagrams: blocks for the first (up to SO_RCVTIMEO), then takes
    * what is queued. Returns how many arrived (also in `batch.count`), 0 on timeout or interruption,
    * or minus the errno of any other failure. Allocates nothing.
@@ -498,22 +515,26 @@ export class UdpSocket {
     batch.truncated[i] = trunc ? 1 : 0;
     setUField(batch._iovSendView, i * L.iovec.size + L.iovec.len, 8, real);
     hv.setUint32(h + m.namelen, L.sockaddr_in.size, true);
-    if (C.hasRxqOvfl) {
-      const clen = hv.getUint32(h + m.controllen, true);
-      if (clen >= L.cmsghdr.size + 4) {
-        const cv = batch._controlView;
-        const c = i * L.cmsgSpaceU32;
-        if (
-          cv.getInt32(c + L.cmsghdr.level, true) === C.SOL_SOCKET &&
-          cv.getInt32(c + L.cmsghdr.type, true) === C.SO_RXQ_OVFL
-        ) {
-          batch.drops = cv.getUint32(c + L.cmsghdr.data, true);
+    const clen = hv.getUint32(h + m.controllen, true);
+    batch.ttls[i] = 0;
+    if (clen > 0) {
+      const cv = batch._controlView;
+      const base = i * CONTROL_SPACE;
+      let c = 0;
+      while (c + L.cmsghdr.size <= clen) {
+        const cl = cv.getUint32(base + c + L.cmsghdr.len, true);
+        if (cl < L.cmsghdr.size) break;
+        const level = cv.getInt32(base + c + L.cmsghdr.level, true);
+        const type = cv.getInt32(base + c + L.cmsghdr.type, true);
+        if (level === C.SOL_SOCKET && type === C.SO_RXQ_OVFL) {
+          batch.drops = cv.getUint32(base + c + L.cmsghdr.data, true);
+        } else if (level === C.IPPROTO_IP && type === C.IP_TTL) {
+          batch.ttls[i] = cv.getUint8(base + c + L.cmsghdr.data);
         }
+        c += Math.ceil(cl / CMSG_ALIGN) * CMSG_ALIGN;
       }
-      setUField(hv, h + m.controllen, m.controllenBytes, L.cmsgSpaceU32);
-    } else {
-      setUField(hv, h + m.controllen, m.controllenBytes, 0);
     }
+    setUField(hv, h + m.controllen, m.controllenBytes, CONTROL_SPACE);
   }
 
   /**

@@ -286,3 +286,34 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "UdpSocket reports each datagram's TTL alongside the kernel drop counter",
+  ignore: Deno.build.os !== "linux",
+  fn() {
+    const rx = UdpSocket.create();
+    const tx = UdpSocket.create();
+    try {
+      rx.bind({ ip: LOCALHOST, port: 0 });
+      assert.equal(rx.enableDropCounter(), true);
+      assert.equal(rx.enableTtlReport(), true);
+      rx.setRecvTimeout(1000);
+      tx.setUnicastTtl(17);
+      tx.connect(rx.localAddress());
+      const out = new DatagramBatch(4, 64);
+      for (let i = 0; i < 4; i++) out.setLength(i, 10);
+      assert.equal(tx.sendBatch(out, 0, 4), 4);
+      const inb = new DatagramBatch(4, 64);
+      let got = 0;
+      while (got < 4) {
+        const n = rx.recvBatch(inb);
+        assert.ok(n > 0);
+        for (let i = 0; i < n; i++) assert.equal(inb.ttls[i], 17);
+        got += n;
+      }
+    } finally {
+      rx.close();
+      tx.close();
+    }
+  },
+});
