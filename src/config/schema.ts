@@ -229,14 +229,15 @@ function rangeProblem(
   format: (n: number) => string,
 ): string | undefined {
   if (value === 0 && r.zeroOff) return undefined;
+  const shown = typeof written === "number" ? String(written) : quoted(written);
   if (r.min !== undefined && value < r.min) {
-    return `${quoted(written)} is below the minimum ${format(r.min)}`;
+    return `${shown} is below the minimum ${format(r.min)}`;
   }
   if (r.max !== undefined && value > r.max) {
-    return `${quoted(written)} is above the maximum ${format(r.max)}`;
+    return `${shown} is above the maximum ${format(r.max)}`;
   }
   if (r.multipleOf !== undefined && value % r.multipleOf !== 0) {
-    return `${quoted(written)} is not a multiple of ${format(r.multipleOf)}`;
+    return `${shown} is not a multiple of ${format(r.multipleOf)}`;
   }
   return undefined;
 }
@@ -319,7 +320,10 @@ export const relayDestinationSchema = z
       description: "Destination HOST:PORT (unicast or multicast GROUP:PORT)",
       examples: ["239.10.0.1:6000", "127.0.0.1:7000"],
     }),
-    ttl: ttlSchema,
+    ttl: z.int().min(0).max(255).optional().meta({
+      description: "TTL (hops) of sent datagrams: default 1 for a multicast destination, " +
+        "the system's default (64) for unicast",
+    }),
     loop: loopSchema,
     interface: ipv4Schema("interface", "Interface address the datagrams leave by").optional(),
   })
