@@ -11,7 +11,8 @@ export interface DestinationPlan {
   readonly ip: number;
   readonly port: number;
   readonly multicast: boolean;
-  readonly ttl: number;
+  /** TTL to set, or null to keep the system default (unicast without an explicit ttl). */
+  readonly ttl: number | null;
   readonly loop: boolean;
   /** Interface address (host-order IPv4) for multicast sends / unicast source binding, 0 for default. */
   readonly iface: number;

@@ -24,7 +24,7 @@ export function planChannel(
     ip: d.to.ip,
     port: d.to.port,
     multicast: isMulticast(d.to.ip),
-    ttl: d.ttl,
+    ttl: d.ttl ?? (isMulticast(d.to.ip) ? 1 : null),
     loop: d.loop,
     iface: d.interface?.ip ?? iface,
   }));

@@ -27,11 +27,11 @@ export class FanOut {
         this.#sockets.push(s);
         if (dest.multicast) {
           if (dest.iface !== 0) s.setMulticastInterface(dest.iface);
-          s.setMulticastTtl(dest.ttl);
+          s.setMulticastTtl(dest.ttl ?? 1);
           s.setMulticastLoop(dest.loop);
         } else {
           if (dest.iface !== 0) s.bind({ ip: dest.iface, port: 0 });
-          s.setUnicastTtl(dest.ttl > 0 ? dest.ttl : 64);
+          if (dest.ttl !== null) s.setUnicastTtl(dest.ttl);
         }
         s.setSendBuffer(4 << 20);
         s.connect({ ip: dest.ip, port: dest.port });
