@@ -1,0 +1,998 @@
+/**
+ * `ChannelRecorder`: records a channel's datagrams into Avro container files through mmap.
+ *
+ * Threading model. `append()` and `poll()` are synchronous, cheap and never throw: the channel
+ * thread calls them from its blocking relay loop. Everything slow (posix_fallocate, prefaulting a
+ * chunk with MADV_POPULATE_WRITE, dropping page tables before munmap, fdatasync, finishing a file,
+ * retention) runs as `nonblocking` FFI calls or async Deno calls on pool threads; their Promises
+ * settle (and the next step is scheduled) only when the caller's thread yields to its event loop.
+ * The caller must therefore yield (e.g. `await` a resolved timer) at least every ~10 ms, and call
+ * `poll(Date.now())` every few ms.
+ *
+ * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes; the next chunk is
+ * allocated, mapped (MADV_RANDOM, against ext4 read-around stalls) and prefaulted while the writer
+ * fills the current one, and the next file (a hidden spare) is prepared the same way, so rotation
+ * is a rename plus a header write. Only allocated space is ever mapped: a full disk is an ENOSPC
+ * from posix_fallocate, never a SIGBUS.
+ *
+ * Blocks. A block reserves a 20-byte header (padded count and size, still zero), then records are
+ * encoded in place (each record's first byte last), and the block is committed by writing the sync
+ * marker, then the size, then the count (its first byte last, atomically). A block is closed at
+ * `blockSize` bytes or when its first record is `blockInterval` ms old.
+ *
+ * Durability. kill -9: every committed block survives (it is in the page cache), and recovery also
+ * salvages the complete records of the open block. Power loss: every block committed before the
+ * last completed fdatasync, i.e. blocks older than about `fsyncInterval` (plus the fdatasync's own
+ * duration); `msync(MS_ASYNC)` every `msyncEvery` datagrams starts no I/O on Linux.
+ *
+ * Full disk. When a chunk cannot be allocated, the writer uses what is mapped, then commits, finishes
+ * the file and stops recording: datagrams are counted as `unrecorded` (their seq numbers are still
+ * consumed, so the gap is visible), allocation errors as `recordErrors`; every `retryInterval` ms a
+ * new file is tried, and recording resumes into it when space returns.
+ */
+import { C } from "../../ffi/constants.ts";
+import { ErrnoError } from "../../ffi/errno.ts";
+import { MappedFile, type MappedRegion, pageSize } from "../../ffi/mapped_file.ts";
+import type { DatagramBatch } from "../../ffi/udp_socket.ts";
+import { log } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { decodeHeader, encodeHeader, headerMeta, META, SYNC_SIZE } from "./avro_schema.ts";
+import { RESERVED_HEADER, scanRecording } from "./avro_scan.ts";
+import {
+  DAMAGED_SUFFIX,
+  INPROGRESS_SUFFIX,
+  listRecordings,
+  renderTemplate,
+  safeSegment,
+  SPARE_PREFIX,
+  uniqueRecordingPath,
+} from "./file_names.ts";
+import {
+  fallocateAsync,
+  fdatasyncAsync,
+  fsyncAsync,
+  ftruncateAsync,
+  madviseAsync,
+} from "./native.ts";
+import {
+  type RecorderOptions,
+  type ResolvedRecorderOptions,
+  resolveRecorderOptions,
+} from "./options.ts";
+import { AddressCache, encodeRecord, recordSize } from "./record_encoder.ts";
+import { fsyncDir, recoverFile, type RecoveryReport } from "./recover.ts";
+import { type FinishedFile, planRetention } from "./retention.ts";
+import { writePaddedLong } from "./varint.ts";
+
+/** Counters of a recorder (plain numbers, updated in place; copy them into shared memory). */
+export interface RecorderStats {
+  /** Records written. */
+  records: number;
+  /** Encoded record bytes written. */
+  bytes: number;
+  /** Blocks committed. */
+  blocks: number;
+  /** Files started. */
+  files: number;
+  /** fdatasync/fsync calls completed. */
+  fsyncs: number;
+  /** Allocation, sync and finishing failures. */
+  recordErrors: number;
+  /** Datagrams not recorded (no space, or recorder closed). */
+  unrecorded: number;
+  /** seq the next datagram gets. */
+  nextSeq: number;
+  /** seq of the last committed record (-1: none yet). */
+  committedSeq: number;
+  /** Times the writer had to allocate/map a chunk itself because the prepared one was late. */
+  stalls: number;
+  /** Path of the file being written ("" when not recording). */
+  currentFile: string;
+}
+
+interface Chunk {
+  start: number;
+  length: number;
+  region: MappedRegion | null;
+  failed: boolean;
+  /** Settles when allocation, mapping and prefaulting are over (never rejects). */
+  done: Promise<void>;
+}
+
+interface RecFile {
+  mf: MappedFile;
+  path: string;
+  finalPath: string;
+  sync: Uint8Array;
+  firstSeq: number;
+  chunks: Chunk[];
+  committedEnd: number;
+  syncedEnd: number;
+  rotateAtMs: number;
+  retryAtMs: number;
+  closed: boolean;
+  records: number;
+}
+
+const MADV_DONTNEED = C.MADV_DONTNEED;
+const MAX_RECORD_OVERHEAD = 10 + 10 + 1 + 64 + 3 + 10; // varints + address text
+
+function errnoOf(e: unknown): string {
+  return e instanceof ErrnoError ? e.code : e instanceof Error ? e.message : String(e);
+}
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+}
+
+/** Records one channel. See the module documentation for the threading model. */
+export class ChannelRecorder {
+  /** Counters, updated in place. */
+  readonly stats: RecorderStats = {
+    records: 0,
+    bytes: 0,
+    blocks: 0,
+    files: 0,
+    fsyncs: 0,
+    recordErrors: 0,
+    unrecorded: 0,
+    nextSeq: 0,
+    committedSeq: -1,
+    stalls: 0,
+    currentFile: "",
+  };
+  /** What recovery did at open, one report per `.inprogress` file found. */
+  readonly recovered: RecoveryReport[] = [];
+
+  readonly #o: ResolvedRecorderOptions;
+  readonly #dir: string;
+  readonly #addrs = new AddressCache();
+  readonly #hdr = new Uint8Array(RESERVED_HEADER);
+  readonly #zeros = new Uint8Array(RESERVED_HEADER);
+  #scratch = new Uint8Array(0);
+  readonly #finished: FinishedFile[] = [];
+
+  // writer state (hot)
+  #file: RecFile | null = null;
+  #buf: Uint8Array = new Uint8Array(0);
+  #base = 0;
+  #limit = 0;
+  #cur = 0;
+  #pos = 0;
+  #blockStart = -1;
+  #blockCount = 0;
+  #blockOpenUs = 0;
+  #nextSeq = 0;
+  #lastSeq = -1;
+  #sinceMsync = 0;
+  #msyncFrom = 0;
+
+  // payload views per batch slot (reused while a slot's length does not change)
+  #viewBatch: DatagramBatch | null = null;
+  #views: Uint8Array[] = [];
+  #viewLengths = new Int32Array(0);
+
+  // control state
+  #spare: RecFile | null = null;
+  #spareRetryAtMs = 0;
+  #rotateWanted = false;
+  #nowMs = 0;
+  #lastFsyncMs = 0;
+  #fsyncBusy = false;
+  #closed = false;
+  #suspended = false;
+  #laneA: Promise<void> = Promise.resolve();
+  #laneB: Promise<void> = Promise.resolve();
+  readonly #taken = new Set<string>();
+
+  private constructor(o: ResolvedRecorderOptions) {
+    this.#o = o;
+    this.#dir = o.dir.replace(/\/+$/, "") || "/";
+  }
+
+  /**
+   * Opens a channel's recorder: recovers every `.inprogress` file of the channel in `dir`, resumes
+   * seq after the newest recording, and starts a new file. A full disk does not fail the open: the
+   * recorder then starts suspended and retries.
+   * @throws RangeError on bad options; Deno/Errno errors when `dir` cannot be created or listed
+   */
+  static async open(options: RecorderOptions): Promise<ChannelRecorder> {
+    const r = new ChannelRecorder(resolveRecorderOptions(options));
+    await r.#start();
+    return r;
+  }
+
+  /** The resolved options. */
+  get options(): Readonly<ResolvedRecorderOptions> {
+    return this.#o;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#o;
+    await Deno.mkdir(this.#dir, { recursive: true });
+    const listing = await listRecordings(this.#dir);
+    const sparePrefix = SPARE_PREFIX + safeSegment(o.channel) + "-";
+    for (const p of listing.spares) {
+      if (p.slice(dirOf(p).length + 1).startsWith(sparePrefix)) {
+        await Deno.remove(p).catch(() => {});
+      }
+    }
+    let nextSeq = o.firstSeq;
+    for (const p of listing.inprogress) {
+      const meta = await readMeta(p);
+      if (meta !== null && meta[META.channel] !== o.channel) continue;
+      let report: RecoveryReport;
+      try {
+        report = await recoverFile(p);
+      } catch (e) {
+        log.error("Cannot recover recording", { channel: o.channel, file: p, error: errnoOf(e) });
+        this.stats.recordErrors++;
+        continue;
+      }
+      this.recovered.push(report);
+      if (report.action === "refused" || report.action === "invalid") {
+        const to = p.slice(0, -INPROGRESS_SUFFIX.length) + DAMAGED_SUFFIX;
+        log.error("Recording is damaged; kept aside", {
+          channel: o.channel,
+          file: p,
+          moved_to: to,
+          reason: report.message,
+        });
+        await Deno.rename(p, to).catch(() => {});
+        const last = report.scan?.lastSeq;
+        if (last !== null && last !== undefined) nextSeq = Math.max(nextSeq, last + 1);
+      } else {
+        log.info("Recovered recording", {
+          channel: o.channel,
+          file: report.finalPath ?? p,
+          result: report.message,
+        });
+      }
+    }
+    // finished files of this channel (including the ones just recovered)
+    const after = await listRecordings(this.#dir);
+    let newest: FinishedFile | null = null;
+    for (const p of after.finished) {
+      const meta = await readMeta(p);
+      if (meta === null || meta[META.channel] !== o.channel) continue;
+      const st = await Deno.stat(p);
+      const f: FinishedFile = {
+        path: p,
+        size: st.size,
+        mtimeMs: st.mtime?.getTime() ?? 0,
+        firstSeq: Number(meta[META.firstSeq] ?? 0),
+      };
+      this.#finished.push(f);
+      if (newest === null || f.firstSeq >= newest.firstSeq) newest = f;
+    }
+    if (newest !== null) {
+      const last = lastSeqOf(newest.path);
+      if (last !== null) nextSeq = Math.max(nextSeq, last + 1);
+      else nextSeq = Math.max(nextSeq, newest.firstSeq);
+    }
+    this.#nextSeq = nextSeq;
+    this.stats.nextSeq = nextSeq;
+    this.#nowMs = Date.now();
+    this.#lastFsyncMs = this.#nowMs;
+    this.#prepareSpare();
+    await this.#laneA;
+    if (this.#spare !== null && this.#spare.chunks[0]!.region !== null) {
+      this.#activate(this.#spare, this.#nowMs);
+    } else {
+      this.#suspended = true;
+    }
+    this.#runRetention();
+  }
+
+  // ---------------------------------------------------------------- hot path
+
+  /**
+   * Records datagrams `0..count-1` of `batch`, all received at `recvTimeUs` (µs since the epoch).
+   * Synchronous, allocation-free in the steady state, never throws.
+   */
+  append(batch: DatagramBatch, count: number, recvTimeUs: number): void {
+    const lengths = batch.lengths;
+    const slotSize = batch.slotSize;
+    const o = this.#o;
+    if (batch !== this.#viewBatch) this.#resetViews(batch);
+    for (let i = 0; i < count; i++) {
+      const seq = this.#nextSeq++;
+      if (this.#file === null) {
+        this.stats.unrecorded++;
+        continue;
+      }
+      let len = lengths[i]!;
+      if (len > slotSize) len = slotSize;
+      else if (len < 0) len = 0;
+      const addr = this.#addrs.get(batch.sourceIp(i));
+      const port = batch.sourcePort(i);
+      let payload = this.#views[i]!;
+      if (this.#viewLengths[i] !== len) payload = this.#view(batch, i, len);
+      const size = recordSize(seq, recvTimeUs, addr.length, port, len);
+      const reserve = this.#blockStart < 0 ? RESERVED_HEADER : 0;
+      if (this.#pos + reserve + size + SYNC_SIZE <= this.#limit) {
+        let p = this.#pos - this.#base;
+        if (reserve !== 0) {
+          this.#buf.fill(0, p, p + RESERVED_HEADER);
+          this.#blockStart = this.#pos;
+          this.#blockOpenUs = recvTimeUs;
+          p += RESERVED_HEADER;
+          this.#pos += RESERVED_HEADER;
+        }
+        encodeRecord(this.#buf, p, seq, recvTimeUs, addr, port, payload);
+        this.#pos += size;
+      } else if (!this.#appendSlow(seq, recvTimeUs, addr, port, payload, size)) {
+        this.stats.unrecorded++;
+        continue;
+      }
+      this.#lastSeq = seq;
+      this.#blockCount++;
+      this.stats.records++;
+      this.stats.bytes += size;
+      if (o.msyncEvery > 0 && ++this.#sinceMsync >= o.msyncEvery) this.#msync();
+      if (this.#pos - this.#blockStart - RESERVED_HEADER >= o.blockSize) this.#commit();
+    }
+    this.stats.nextSeq = this.#nextSeq;
+  }
+
+  #resetViews(batch: DatagramBatch): void {
+    this.#viewBatch = batch;
+    this.#views = new Array(batch.capacity).fill(new Uint8Array(0));
+    this.#viewLengths = new Int32Array(batch.capacity).fill(-1);
+  }
+
+  #view(batch: DatagramBatch, i: number, len: number): Uint8Array {
+    const off = batch.offset(i);
+    const v = batch.data.subarray(off, off + len);
+    this.#views[i] = v;
+    this.#viewLengths[i] = len;
+    return v;
+  }
+
+  /** A record that does not fit in the current chunk: cross into the next one. */
+  #appendSlow(
+    seq: number,
+    recvTimeUs: number,
+    addr: Uint8Array,
+    port: number,
+    payload: Uint8Array,
+    size: number,
+  ): boolean {
+    const f = this.#file!;
+    const reserve = this.#blockStart < 0 ? RESERVED_HEADER : 0;
+    const need = reserve + size + SYNC_SIZE;
+    if (this.#pos + need > this.#limit) {
+      const next = this.#ensureNext(f);
+      if (next === null || this.#pos + need > next.start + next.length) {
+        this.#suspend(f);
+        return false;
+      }
+    }
+    if (reserve !== 0) {
+      this.#writeAt(f, this.#pos, this.#zeros, 0, RESERVED_HEADER);
+      this.#blockStart = this.#pos;
+      this.#blockOpenUs = recvTimeUs;
+      this.#pos += RESERVED_HEADER;
+    }
+    if (this.#scratch.length < size) this.#scratch = new Uint8Array(Math.max(size, 70_000));
+    const s = this.#scratch;
+    encodeRecord(s, 0, seq, recvTimeUs, addr, port, payload);
+    this.#writeAt(f, this.#pos + 1, s, 1, size - 1);
+    this.#storeByte(f, this.#pos, s[0]!);
+    this.#pos += size;
+    this.#advance(f);
+    return true;
+  }
+
+  /** Moves the writer's view to the chunk holding `#pos` when it crossed the current one's end. */
+  #advance(f: RecFile): void {
+    while (this.#pos >= this.#limit) {
+      const next = f.chunks[this.#cur + 1];
+      if (next === undefined || next.region === null) return;
+      this.#cur++;
+      this.#buf = next.region.bytes;
+      this.#base = next.start;
+      this.#limit = next.start + next.length;
+      this.#prepareNextChunk(f);
+    }
+  }
+
+  /** The chunk after the current one, mapped (synchronously if its preparation is late), or null. */
+  #ensureNext(f: RecFile): Chunk | null {
+    let next = f.chunks[this.#cur + 1];
+    if (next === undefined) {
+      this.#prepareNextChunk(f);
+      next = f.chunks[this.#cur + 1]!;
+    }
+    if (next.region !== null) return next;
+    if (next.failed) return null;
+    // late: allocate and map it here (counted as a stall)
+    try {
+      f.mf.allocate(next.start, next.length, next.length);
+      next.region = this.#mapChunk(f, next);
+      this.stats.stalls++;
+      return next;
+    } catch (e) {
+      next.failed = true;
+      this.#allocationFailed(f, e);
+      return null;
+    }
+  }
+
+  #writeAt(f: RecFile, offset: number, src: Uint8Array, from: number, length: number): void {
+    let done = 0;
+    for (const c of f.chunks) {
+      if (done >= length) break;
+      const at = offset + done;
+      if (c.region === null || at < c.start || at >= c.start + c.length) continue;
+      const n = Math.min(length - done, c.start + c.length - at);
+      c.region.bytes.set(src.subarray(from + done, from + done + n), at - c.start);
+      done += n;
+    }
+  }
+
+  #storeByte(f: RecFile, offset: number, value: number): void {
+    for (const c of f.chunks) {
+      if (c.region !== null && offset >= c.start && offset < c.start + c.length) {
+        Atomics.store(c.region.bytes, offset - c.start, value);
+        return;
+      }
+    }
+  }
+
+  #msync(): void {
+    const f = this.#file;
+    this.#sinceMsync = 0;
+    if (f === null) return;
+    const from = this.#msyncFrom;
+    const to = this.#pos;
+    for (const c of f.chunks) {
+      if (c.region === null || c.start + c.length <= from || c.start >= to) continue;
+      const a = Math.max(from, c.start);
+      const b = Math.min(to, c.start + c.length);
+      try {
+        c.region.msync(false, a - c.start, b - a);
+      } catch {
+        // MS_ASYNC cannot fail on a live mapping; nothing to do if it does
+      }
+    }
+    this.#msyncFrom = to;
+  }
+
+  /** Commits the open block: sync marker, size, then count (its first byte last). */
+  #commit(): void {
+    const f = this.#file;
+    if (f === null || this.#blockStart < 0) return;
+    const dataSize = this.#pos - this.#blockStart - RESERVED_HEADER;
+    if (this.#pos + SYNC_SIZE <= this.#limit) {
+      this.#buf.set(f.sync, this.#pos - this.#base);
+    } else {
+      this.#writeAt(f, this.#pos, f.sync, 0, SYNC_SIZE);
+    }
+    const h = this.#hdr;
+    writePaddedLong(h, 0, this.#blockCount);
+    writePaddedLong(h, 10, dataSize);
+    if (this.#blockStart >= this.#base && this.#blockStart + RESERVED_HEADER <= this.#limit) {
+      const p = this.#blockStart - this.#base;
+      for (let i = RESERVED_HEADER - 1; i >= 1; i--) this.#buf[p + i] = h[i]!;
+      Atomics.store(this.#buf, p, h[0]!);
+    } else {
+      this.#writeAt(f, this.#blockStart + 1, h, 1, RESERVED_HEADER - 1);
+      this.#storeByte(f, this.#blockStart, h[0]!);
+    }
+    this.#pos += SYNC_SIZE;
+    f.committedEnd = this.#pos;
+    f.records += this.#blockCount;
+    this.#blockStart = -1;
+    this.#blockCount = 0;
+    this.stats.blocks++;
+    this.stats.committedSeq = this.#lastSeq;
+    this.#advance(f);
+    this.#retireOldChunks(f);
+    if (this.#o.rotateSize > 0 && f.committedEnd >= this.#o.rotateSize) {
+      this.#rotateWanted = true;
+      this.#tryRotate();
+    }
+  }
+
+  // ---------------------------------------------------------------- control
+
+  /**
+   * Cheap periodic work (call every few ms with the wall clock): commits a block older than
+   * `blockInterval`, rotates on time, schedules fdatasync, retries after allocation failures.
+   */
+  poll(nowMs: number): void {
+    this.#nowMs = nowMs;
+    if (this.#closed) return;
+    const o = this.#o;
+    const f = this.#file;
+    if (f !== null) {
+      if (this.#blockStart >= 0 && nowMs * 1000 - this.#blockOpenUs >= o.blockInterval * 1000) {
+        this.#commit();
+      }
+      if (nowMs >= f.rotateAtMs) this.#rotateWanted = true;
+      if (this.#rotateWanted) this.#tryRotate();
+      const file = this.#file;
+      const next = file?.chunks[this.#cur + 1];
+      if (file !== null && next !== undefined && next.failed && nowMs >= file.retryAtMs) {
+        file.chunks.pop();
+        this.#prepareNextChunk(file);
+      }
+      if (
+        file !== null && o.fsyncInterval > 0 && !this.#fsyncBusy &&
+        nowMs - this.#lastFsyncMs >= o.fsyncInterval && file.committedEnd > file.syncedEnd
+      ) {
+        this.#fsync(file);
+      }
+    } else if (this.#spare !== null && this.#spare.chunks[0]!.region !== null) {
+      this.#activate(this.#spare, nowMs);
+      log.info("Recording resumed", { channel: o.channel, file: this.stats.currentFile });
+    }
+    if (this.#spare === null && nowMs >= this.#spareRetryAtMs) this.#prepareSpare();
+  }
+
+  /** Asks for a rotation: done now when the next file is ready, else on a following `poll()`. */
+  rotate(): void {
+    if (this.#closed) return;
+    this.#rotateWanted = true;
+    this.#tryRotate();
+  }
+
+  #tryRotate(): void {
+    const f = this.#file;
+    if (f === null) {
+      this.#rotateWanted = false;
+      return;
+    }
+    const spare = this.#spare;
+    if (spare === null || spare.chunks[0]!.region === null) return;
+    this.#rotateWanted = false;
+    this.#commit();
+    this.#detach(f);
+    this.#activate(spare, this.#nowMs);
+    this.#finish(f);
+  }
+
+  /** Stops writing `f` (no space): commit, finish it, and wait for a new file. */
+  #suspend(f: RecFile): void {
+    this.#commit();
+    if (this.#file !== f) return; // the commit rotated
+    this.#detach(f);
+    this.#finish(f);
+    this.#suspended = true;
+    log.limited(
+      `rec-suspend-${this.#o.channel}`,
+      10_000,
+      "error",
+      "Recording stopped: no space to preallocate",
+      { channel: this.#o.channel, retry_ms: this.#o.retryInterval },
+    );
+  }
+
+  #detach(f: RecFile): void {
+    this.#msync();
+    this.#file = null;
+    this.stats.currentFile = "";
+    this.#buf = new Uint8Array(0);
+    this.#base = 0;
+    this.#limit = 0;
+    this.#pos = 0;
+    f.closed = true;
+  }
+
+  #allocationFailed(f: RecFile, e: unknown): void {
+    this.stats.recordErrors++;
+    f.retryAtMs = this.#nowMs + this.#o.retryInterval;
+    log.limited(
+      `rec-alloc-${this.#o.channel}`,
+      10_000,
+      "error",
+      "Cannot preallocate recording space",
+      { channel: this.#o.channel, file: f.path, error: errnoOf(e) },
+    );
+  }
+
+  #mapChunk(f: RecFile, c: Chunk): MappedRegion {
+    const region = f.mf.map(c.start, c.length);
+    try {
+      region.madvise(C.MADV_RANDOM);
+    } catch {
+      // advisory only
+    }
+    return region;
+  }
+
+  #chunkLength(start: number): number {
+    const o = this.#o;
+    const page = pageSize();
+    const round = (n: number) => Math.ceil(n / page) * page;
+    let len = o.preallocChunk;
+    if (o.rotateSize > 0) {
+      const cap = o.rotateSize + o.blockSize + 2 * (65536 + MAX_RECORD_OVERHEAD) + 4096;
+      if (start < cap) len = Math.min(len, Math.max(cap - start, 256 << 10));
+    }
+    return round(len);
+  }
+
+  /** Starts preparing a chunk at `start` of `f` on the pool: fallocate, map, prefault. */
+  #newChunk(f: RecFile, start: number): Chunk {
+    const length = this.#chunkLength(start);
+    const chunk: Chunk = { start, length, region: null, failed: false, done: Promise.resolve() };
+    chunk.done = (async () => {
+      let rc = await fallocateAsync(f.mf.fd, start, length);
+      if (chunk.region !== null || f.closed) return;
+      if (rc === -1) {
+        try {
+          f.mf.allocate(start, length, length);
+          rc = 0;
+        } catch (e) {
+          rc = e instanceof ErrnoError ? e.errno : 5;
+        }
+      }
+      if (rc !== 0) {
+        chunk.failed = true;
+        this.#allocationFailed(f, new ErrnoError("allocate", rc, `${f.path} @${start}+${length}`));
+        return;
+      }
+      chunk.region = this.#mapChunk(f, chunk);
+      await madviseAsync(chunk.region.address, length, C.MADV_POPULATE_WRITE);
+    })().catch((e) => {
+      chunk.failed = chunk.region === null;
+      if (chunk.failed) this.#allocationFailed(f, e);
+    });
+    return chunk;
+  }
+
+  /** Queues `job` on lane A (chunk and spare preparation, unmapping). */
+  #queueA(job: () => Promise<void> | void): void {
+    this.#laneA = this.#laneA.then(job).catch((e) => this.#backgroundError(e));
+  }
+
+  /** Queues `job` on lane B (fdatasync, finishing files, retention). */
+  #queueB(job: () => Promise<void> | void): void {
+    this.#laneB = this.#laneB.then(job).catch((e) => this.#backgroundError(e));
+  }
+
+  #backgroundError(e: unknown): void {
+    this.stats.recordErrors++;
+    log.error("Recorder background task failed", { channel: this.#o.channel, error: errnoOf(e) });
+  }
+
+  #prepareNextChunk(f: RecFile): void {
+    if (f.chunks.length > this.#cur + 1) return;
+    const last = f.chunks[f.chunks.length - 1]!;
+    const c = this.#newChunk(f, last.start + last.length);
+    f.chunks.push(c);
+    this.#queueA(() => c.done);
+  }
+
+  /** Unmaps (off the hot path) chunks wholly before the writer, the last commit and the msync mark. */
+  #retireOldChunks(f: RecFile): void {
+    const keepFrom = this.#o.msyncEvery > 0 ? Math.min(this.#pos, this.#msyncFrom) : this.#pos;
+    for (let i = 0; i < this.#cur; i++) {
+      const c = f.chunks[i]!;
+      if (c.region === null || c.start + c.length > keepFrom) continue;
+      const region = c.region;
+      c.region = null;
+      this.#queueA(async () => {
+        await c.done;
+        await madviseAsync(region.address, region.length, MADV_DONTNEED);
+        region.unmap();
+      });
+    }
+  }
+
+  #prepareSpare(): void {
+    if (this.#closed || this.#spare !== null) return;
+    const o = this.#o;
+    const rand = crypto.getRandomValues(new Uint8Array(6));
+    const tag = Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
+    const path = `${this.#dir}/${SPARE_PREFIX}${safeSegment(o.channel)}-${tag}.tmp`;
+    let mf: MappedFile;
+    try {
+      mf = MappedFile.create(path);
+    } catch (e) {
+      this.stats.recordErrors++;
+      this.#spareRetryAtMs = this.#nowMs + o.retryInterval;
+      log.limited(`rec-spare-${o.channel}`, 10_000, "error", "Cannot create recording file", {
+        channel: o.channel,
+        file: path,
+        error: errnoOf(e),
+      });
+      return;
+    }
+    const spare: RecFile = {
+      mf,
+      path,
+      finalPath: "",
+      sync: crypto.getRandomValues(new Uint8Array(SYNC_SIZE)),
+      firstSeq: 0,
+      chunks: [],
+      committedEnd: 0,
+      syncedEnd: 0,
+      rotateAtMs: Infinity,
+      retryAtMs: 0,
+      closed: false,
+      records: 0,
+    };
+    const c = this.#newChunk(spare, 0);
+    spare.chunks.push(c);
+    this.#spare = spare;
+    this.#queueA(async () => {
+      await c.done;
+      if (c.failed && this.#spare === spare) {
+        this.#spare = null;
+        this.#spareRetryAtMs = this.#nowMs + o.retryInterval;
+        spare.closed = true;
+        spare.mf.close();
+        await Deno.remove(path).catch(() => {});
+      }
+    });
+  }
+
+  /** Makes the prepared spare the file being written. */
+  #activate(spare: RecFile, nowMs: number): void {
+    const o = this.#o;
+    this.#spare = null;
+    const seq = this.#nextSeq;
+    const base = renderTemplate(o.template, o.channel, nowMs, seq);
+    let header: Uint8Array;
+    try {
+      const finalPath = uniqueRecordingPath(this.#dir, base, this.#taken);
+      const path = finalPath + INPROGRESS_SUFFIX;
+      const sub = dirOf(finalPath);
+      if (sub !== this.#dir) Deno.mkdirSync(sub, { recursive: true });
+      Deno.renameSync(spare.path, path);
+      spare.path = path;
+      spare.finalPath = finalPath;
+      this.#taken.add(finalPath);
+      header = encodeHeader(
+        headerMeta({
+          channel: o.channel,
+          host: o.host,
+          version: VERSION,
+          firstSeq: seq,
+          startMs: nowMs,
+        }),
+        spare.sync,
+      );
+    } catch (e) {
+      this.stats.recordErrors++;
+      log.limited(`rec-activate-${o.channel}`, 10_000, "error", "Cannot start recording file", {
+        channel: o.channel,
+        error: errnoOf(e),
+      });
+      spare.closed = true;
+      this.#queueA(async () => {
+        await Promise.all(spare.chunks.map((c) => c.done));
+        spare.mf.close();
+        await Deno.remove(spare.path).catch(() => {});
+      });
+      this.#spareRetryAtMs = nowMs + o.retryInterval;
+      this.#suspended = true;
+      return;
+    }
+    const c0 = spare.chunks[0]!;
+    const bytes = c0.region!.bytes;
+    bytes.set(header, 0);
+    spare.firstSeq = seq;
+    spare.committedEnd = header.length;
+    spare.syncedEnd = 0;
+    spare.rotateAtMs = o.rotateEvery > 0
+      ? (Math.floor(nowMs / o.rotateEvery) + 1) * o.rotateEvery
+      : Infinity;
+    this.#file = spare;
+    this.#cur = 0;
+    this.#buf = bytes;
+    this.#base = 0;
+    this.#limit = c0.length;
+    this.#pos = header.length;
+    this.#msyncFrom = 0;
+    this.#blockStart = -1;
+    this.#blockCount = 0;
+    this.#suspended = false;
+    this.stats.files++;
+    this.stats.currentFile = spare.path;
+    this.#prepareNextChunk(spare);
+    this.#prepareSpare();
+    // make the new name durable (power loss) off the hot path
+    const dir = dirOf(spare.path);
+    this.#queueB(() => fsyncDir(dir).catch(() => {}));
+  }
+
+  #fsync(f: RecFile): void {
+    this.#fsyncBusy = true;
+    const upTo = f.committedEnd;
+    this.#lastFsyncMs = this.#nowMs;
+    this.#queueB(async () => {
+      try {
+        if (f.closed) return;
+        const rc = await fdatasyncAsync(f.mf.fd);
+        if (rc === 0) {
+          this.stats.fsyncs++;
+          f.syncedEnd = upTo;
+        } else {
+          this.stats.recordErrors++;
+          log.limited(`rec-fsync-${this.#o.channel}`, 10_000, "error", "Cannot fdatasync", {
+            channel: this.#o.channel,
+            file: f.path,
+          });
+        }
+      } finally {
+        this.#fsyncBusy = false;
+      }
+    });
+  }
+
+  /** Finishes a detached file off the hot path: unmap, truncate, fsync, rename, fsync the dir. */
+  #finish(f: RecFile): void {
+    const o = this.#o;
+    this.#queueB(async () => {
+      try {
+        await Promise.all(f.chunks.map((c) => c.done));
+        await this.#laneA; // pending unmaps of this file's retired chunks
+        for (const c of f.chunks) {
+          const r = c.region;
+          if (r === null) continue;
+          c.region = null;
+          await madviseAsync(r.address, r.length, MADV_DONTNEED);
+          r.unmap();
+        }
+        if ((await ftruncateAsync(f.mf.fd, f.committedEnd)) !== 0) {
+          throw new Error(`Cannot truncate "${f.path}"`);
+        }
+        if ((await fsyncAsync(f.mf.fd)) !== 0) throw new Error(`Cannot fsync "${f.path}"`);
+        this.stats.fsyncs++;
+        f.mf.close();
+        let target = f.finalPath;
+        try {
+          await Deno.lstat(target);
+          const stem = target.slice(this.#dir.length + 1, -".avro".length);
+          target = uniqueRecordingPath(this.#dir, stem, this.#taken);
+        } catch {
+          // the name is free
+        }
+        await Deno.rename(f.path, target);
+        this.#taken.delete(f.finalPath);
+        await fsyncDir(dirOf(target));
+        const st = await Deno.stat(target);
+        this.#finished.push({
+          path: target,
+          size: st.size,
+          mtimeMs: st.mtime?.getTime() ?? Date.now(),
+          firstSeq: f.firstSeq,
+        });
+        log.debug("Recording finished", {
+          channel: o.channel,
+          file: target,
+          records: f.records,
+          bytes: f.committedEnd,
+        });
+        await this.#retention();
+      } catch (e) {
+        this.stats.recordErrors++;
+        log.error("Cannot finish recording", {
+          channel: o.channel,
+          file: f.path,
+          error: errnoOf(e),
+        });
+        f.mf.close();
+      }
+    });
+  }
+
+  #runRetention(): void {
+    this.#queueB(() => this.#retention());
+  }
+
+  async #retention(): Promise<void> {
+    const o = this.#o;
+    const doomed = planRetention(this.#finished, o, Date.now());
+    for (const f of doomed) {
+      try {
+        await Deno.remove(f.path);
+        log.info("Deleted old recording", { channel: o.channel, file: f.path });
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) {
+          log.warn("Cannot delete old recording", {
+            channel: o.channel,
+            file: f.path,
+            error: errnoOf(e),
+          });
+          continue;
+        }
+      }
+      const i = this.#finished.indexOf(f);
+      if (i >= 0) this.#finished.splice(i, 1);
+    }
+  }
+
+  /** Background work still queued (for tests and shutdown). */
+  async settle(): Promise<void> {
+    for (;;) {
+      const a = this.#laneA;
+      const b = this.#laneB;
+      await Promise.all([a, b]);
+      if (a === this.#laneA && b === this.#laneB) return;
+    }
+  }
+
+  /** Whether datagrams are being recorded (false while suspended by a full disk, or closed). */
+  get recording(): boolean {
+    return this.#file !== null;
+  }
+
+  /** Finished files of this channel known to the recorder, oldest first. */
+  get finishedFiles(): readonly FinishedFile[] {
+    return [...this.#finished].sort((a, b) => a.firstSeq - b.firstSeq);
+  }
+
+  /** Commits the open block, finishes the file and removes the spare. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) {
+      await this.settle();
+      return;
+    }
+    const f = this.#file;
+    if (f !== null) {
+      this.#commit();
+      this.#detach(f);
+      this.#finish(f);
+    }
+    this.#closed = true;
+    await this.settle();
+    const spare = this.#spare;
+    this.#spare = null;
+    if (spare !== null) {
+      spare.closed = true;
+      await Promise.all(spare.chunks.map((c) => c.done));
+      spare.mf.close();
+      await Deno.remove(spare.path).catch(() => {});
+    }
+  }
+
+  /** `await using` support. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+async function readMeta(path: string): Promise<Record<string, string> | null> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true });
+  } catch {
+    return null;
+  }
+  try {
+    const buf = new Uint8Array(64 << 10);
+    let n = 0;
+    while (n < buf.length) {
+      const r = await f.read(buf.subarray(n));
+      if (r === null) break;
+      n += r;
+    }
+    const h = decodeHeader(buf.subarray(0, n));
+    return h.ok ? h.header.meta : null;
+  } finally {
+    f.close();
+  }
+}
+
+/** The last seq of a finished recording, from its framing (no record decoding); null if none. */
+export function lastSeqOf(path: string): number | null {
+  const size = Deno.statSync(path).size;
+  if (size === 0) return null;
+  const mf = MappedFile.open(path, { readOnly: true });
+  try {
+    const region = mf.map(0, size);
+    try {
+      return scanRecording(region.bytes, { deep: false }).lastSeq;
+    } finally {
+      region.unmap();
+    }
+  } finally {
+    mf.close();
+  }
+}
