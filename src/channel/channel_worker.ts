@@ -16,6 +16,7 @@ import type { ChannelPlan } from "./plan.ts";
 
 const RECV_TIMEOUT_MS = 100;
 const YIELD_EVERY_MS = 5;
+const RETRY_CONNECT_MS = 1000;
 
 function post(msg: FromWorker): void {
   self.postMessage(msg);
@@ -99,6 +100,7 @@ async function loop(
   const dropBase = ctr[CTR.RX_KERNEL_DROPS]!; // drops of earlier sockets of this channel
   const faultAfter = plan.faultAfter;
   let nextYield = performance.now() + YIELD_EVERY_MS;
+  let nextRetry = performance.now() + RETRY_CONNECT_MS;
   while (Atomics.load(ctl, CTL.STOP) === 0) {
     const n = rx.recvBatch(batch);
     if (n > 0) {
@@ -127,6 +129,10 @@ async function loop(
     const now = performance.now();
     if (n > 0) ctr[CTR.RX_LAST_MS] = Date.now();
     if (now >= nextYield) {
+      if (now >= nextRetry) {
+        if (fan.unconnected > 0) fan.retry();
+        nextRetry = now + RETRY_CONNECT_MS;
+      }
       await yieldToEventLoop();
       nextYield = performance.now() + YIELD_EVERY_MS;
     }

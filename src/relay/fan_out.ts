@@ -4,22 +4,32 @@
  * the others. Nothing is allocated per datagram.
  */
 import { C } from "../../ffi/constants.ts";
+import { ErrnoError, errnoNumber } from "../../ffi/errno.ts";
 import { type DatagramBatch, UdpSocket } from "../../ffi/udp_socket.ts";
 import { ChannelShared, CTR, DEST } from "../channel/counters.ts";
 import type { DestinationPlan } from "../channel/plan.ts";
 
+/** connect(2) failures that mean "no route yet": retried, not fatal. */
+const RETRYABLE = new Set(
+  ["ENETUNREACH", "EHOSTUNREACH", "EADDRNOTAVAIL", "ENETDOWN"].map(errnoNumber),
+);
+
 /** Sockets for a channel's destinations, and the send loop. */
 export class FanOut {
   readonly #sockets: UdpSocket[] = [];
+  readonly #dests: readonly DestinationPlan[];
+  readonly #connected: boolean[] = [];
   readonly #counters: Float64Array;
   readonly #base: number[] = [];
 
   /**
-   * Opens and connects one socket per destination. Throws an ErrnoError (after closing what it
-   * opened) when a destination cannot be set up.
+   * Opens one socket per destination and connects it. A destination without a route yet
+   * (ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL) is not fatal: its datagrams are counted as errors
+   * and `retry()` connects it later. Any other setup error is thrown (after closing what it opened).
    */
   constructor(destinations: readonly DestinationPlan[], shared: ChannelShared) {
     this.#counters = shared.counters;
+    this.#dests = destinations;
     try {
       for (let d = 0; d < destinations.length; d++) {
         const dest = destinations[d]!;
@@ -34,12 +44,47 @@ export class FanOut {
           if (dest.ttl !== null) s.setUnicastTtl(dest.ttl);
         }
         s.setSendBuffer(4 << 20);
-        s.connect({ ip: dest.ip, port: dest.port });
         this.#base.push(ChannelShared.dest(d, 0));
+        this.#connected.push(false);
+        this.#connect(d);
       }
     } catch (e) {
       this.close();
       throw e;
+    }
+  }
+
+  #connect(d: number): boolean {
+    const dest = this.#dests[d]!;
+    try {
+      this.#sockets[d]!.connect({ ip: dest.ip, port: dest.port });
+    } catch (e) {
+      if (e instanceof ErrnoError && RETRYABLE.has(e.errno)) {
+        this.#connected[d] = false;
+        this.#counters[this.#base[d]! + DEST.LAST_ERRNO] = e.errno;
+        return false;
+      }
+      throw e;
+    }
+    this.#connected[d] = true;
+    return true;
+  }
+
+  /** Number of destinations waiting for a route. */
+  get unconnected(): number {
+    return this.#connected.filter((c) => !c).length;
+  }
+
+  /** Tries again to connect destinations that had no route (call every second or so). */
+  retry(): void {
+    for (let d = 0; d < this.#sockets.length; d++) {
+      if (!this.#connected[d]) {
+        try {
+          this.#connect(d);
+        } catch {
+          // counted through LAST_ERRNO; the next retry tries again
+        }
+      }
     }
   }
 
@@ -55,9 +100,15 @@ export class FanOut {
     const lengths = batch.lengths;
     let total = 0;
     let failed = 0;
+    const connected = this.#connected;
     for (let d = 0; d < sockets.length; d++) {
       const s = sockets[d]!;
       const b = this.#base[d]!;
+      if (!connected[d]) {
+        ctr[b + DEST.ERRORS] = ctr[b + DEST.ERRORS]! + n;
+        failed += n;
+        continue;
+      }
       let start = 0;
       let sent = 0;
       let bytes = 0;

@@ -38,3 +38,59 @@ Deno.test({
     assert.equal(out.stop.code, 0);
   },
 });
+
+Deno.test({
+  name:
+    "relay: an unreachable or refusing destination does not lower delivery to the channel's other destinations",
+  ignore: Deno.build.os !== "linux",
+  async fn(t) {
+    if (!canRunInNamespace(t.name)) return;
+    const n = 20_000;
+    const r = await runInNetns(fixture("unreachable_child.ts"), [String(n)], { timeoutMs: 60_000 });
+    const out = lastJsonLine<
+      { errors: string[]; received: number; stats: Record<string, string>; stop: { code: number } }
+    >(r);
+    assert.deepEqual(out.errors, []);
+    assert.equal(out.received, n);
+    assert.equal(out.stats.rx, String(n));
+    assert.equal(
+      out.stats.dest1_errors,
+      String(n),
+      "every datagram to the unrouted address is an error",
+    );
+    assert.ok(Number(out.stats.dest0_errors) > 0, "the refusing port reports errors");
+    assert.equal(out.stats.dest2_errors, undefined, "the good destination has no errors");
+    assert.equal(out.stop.code, 0);
+  },
+});
+
+Deno.test({
+  name:
+    "relay: a Worker killed by an injected fault restarts, and the other channel loses nothing meanwhile",
+  ignore: Deno.build.os !== "linux",
+  async fn(t) {
+    if (!canRunInNamespace(t.name)) return;
+    const r = await runInNetns(fixture("fault_child.ts"), [], { timeoutMs: 60_000 });
+    const out = lastJsonLine<{
+      errors: string[];
+      aSent: number;
+      aReceived: number;
+      restarted: boolean;
+      died: number;
+      bAfterRestart: number;
+      statsA: Record<string, string>;
+      statsB: Record<string, string>;
+      stop: { code: number };
+    }>(r);
+    assert.deepEqual(out.errors, []);
+    assert.equal(out.aReceived, out.aSent, "channel a lost datagrams");
+    assert.ok(out.aSent >= 20_000);
+    assert.equal(out.died, 1);
+    assert.equal(out.restarted, true);
+    assert.ok(out.bAfterRestart >= 6400, `b relayed only ${out.bAfterRestart} after its restart`);
+    assert.equal(out.statsB.restarts, "1");
+    assert.equal(out.statsA.restarts, "0");
+    assert.equal(out.statsA.rx, String(out.aSent));
+    assert.equal(out.stop.code, 0);
+  },
+});
