@@ -42,7 +42,7 @@ Deno.test("a minimal config gets every default", () => {
         listen: addr("239.1.1.1:5000"),
         rcvbuf: 8 * 1024 * 1024,
         max_datagram: 65535,
-        relay: [{ to: addr("127.0.0.1:7000"), ttl: 1, loop: false }],
+        relay: [{ to: addr("127.0.0.1:7000"), loop: false }],
       },
     },
   });
@@ -91,7 +91,7 @@ Deno.test("a config using every option parses to the typed values", () => {
         loop: true,
         interface: { ip: ip("10.0.0.3"), text: "10.0.0.3" },
       },
-      { to: addr("127.0.0.1:7000"), ttl: 1, loop: false },
+      { to: addr("127.0.0.1:7000"), loop: false },
     ],
     record: {
       enabled: true,
@@ -304,4 +304,22 @@ Deno.test("an unknown key deep in a relay entry is reported at the key with a su
     name: "ConfigError",
     message: 'c.yaml:6:9: channels.a.relay[0].tll: Unknown key "tll" (did you mean "ttl"?)',
   });
+});
+
+Deno.test("a relay destination's ttl is left unset when not written (the sender picks by kind)", () => {
+  const c = validateConfigObject({
+    channels: {
+      a: {
+        listen: "127.0.0.1:5000",
+        relay: [{ to: "239.1.1.1:6000" }, { to: "127.0.0.1:6001" }, {
+          to: "127.0.0.1:6002",
+          ttl: 0,
+        }],
+      },
+    },
+  });
+  const relay = c.channels.a!.relay;
+  equal(relay[0]!.ttl, undefined);
+  equal(relay[1]!.ttl, undefined);
+  equal(relay[2]!.ttl, 0);
 });
