@@ -82,6 +82,7 @@ export class ChannelRuntime {
     this.#stopped = Promise.withResolvers<void>();
     const stopped = this.#stopped;
     const startedAt = Date.now();
+    let wasReady = false;
     this.shared.counters[CTR.WORKER_STARTED_MS] = startedAt;
     const onExit = (reason: string) => {
       if (this.#worker !== worker) return;
@@ -94,6 +95,7 @@ export class ChannelRuntime {
       }
       Atomics.store(this.shared.control, CTL.STATE, WorkerState.FAILED);
       this.lastError = reason;
+      if (first && !wasReady) return; // a channel that cannot start: the caller decides
       if (Date.now() - startedAt > HEALTHY_AFTER_MS) this.#backoffMs = BACKOFF_MIN_MS;
       const delay = this.#backoffMs;
       this.#backoffMs = Math.min(BACKOFF_MAX_MS, this.#backoffMs * 2);
@@ -120,6 +122,7 @@ export class ChannelRuntime {
       }
       switch (msg.type) {
         case "ready":
+          wasReady = true;
           this.ready = msg;
           this.lastError = null;
           if (msg.rcvbufClamped) {

@@ -94,3 +94,29 @@ Deno.test({
     assert.equal(out.stop.code, 0);
   },
 });
+
+Deno.test({
+  name:
+    "relay: SIGTERM under load exits 0 within bounds, and a second instance on the same ports takes over a multicast input with no datagram lost",
+  ignore: Deno.build.os !== "linux",
+  async fn(t) {
+    if (!canRunInNamespace(t.name)) return;
+    const r = await runInNetns(fixture("takeover_child.ts"), ["20000", "4"], { timeoutMs: 60_000 });
+    const out = lastJsonLine<{
+      sent: { sent: number; send_errors: number };
+      got: { unique: number; lost: number; duplicates: number; highest_seq: number };
+      stopA: { code: number; ms: number };
+      stoppedLine: string;
+      stopB: { code: number };
+    }>(r);
+    assert.equal(out.sent.sent, 80_000);
+    assert.equal(out.got.lost, 0, "datagrams lost in the handover");
+    assert.equal(out.got.unique, out.sent.sent);
+    assert.ok(out.got.duplicates > 0, "both instances relayed while they overlapped");
+    assert.equal(out.stopA.code, 0);
+    const stoppedMs = Number(/ms=(\d+)/.exec(out.stoppedLine)?.[1] ?? "NaN");
+    assert.ok(stoppedMs <= 250, `workers took ${stoppedMs} ms to stop`);
+    assert.ok(out.stopA.ms < 2000, `exit took ${out.stopA.ms} ms after SIGTERM`);
+    assert.equal(out.stopB.code, 0);
+  },
+});

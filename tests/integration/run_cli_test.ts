@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { UdpSocket } from "../../ffi/udp_socket.ts";
+import { DENO, ROOT } from "../helpers/env.ts";
+import { ChanrelayProcess, tempFile } from "../helpers/relay_process.ts";
+
+async function chanrelay(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(DENO, {
+    args: ["run", "-A", "--frozen", `${ROOT}main.ts`, ...args],
+    env: { CHANRELAY_CONFIG: "", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+const CASES: { args: string[]; code: number; message: string | RegExp }[] = [
+  {
+    args: ["run"],
+    code: 64,
+    message: "Give --config FILE (or set CHANRELAY_CONFIG), or --listen and --relay",
+  },
+  { args: ["run", "--bogus"], code: 64, message: "Unknown option '--bogus'" },
+  {
+    args: ["run", "--listen", "127.0.0.1:5000"],
+    code: 64,
+    message: "--relay is required with --listen",
+  },
+  {
+    args: ["run", "--listen", "127.0.0.1:5000", "--relay", "127.0.0.1:70000"],
+    code: 78,
+    message: '--relay: Cannot parse "127.0.0.1:70000": port out of range',
+  },
+  {
+    args: ["run", "--listen", "1.2.3:5000", "--relay", "127.0.0.1:7000"],
+    code: 78,
+    message: '--listen: Cannot parse "1.2.3:5000": "1.2.3" is not an IPv4 address',
+  },
+  {
+    args: ["run", "--listen", "127.0.0.1:5000", "--relay", "127.0.0.1:7000", "--ttl", "300"],
+    code: 78,
+    message: "--ttl:",
+  },
+  {
+    args: ["run", "--listen", "127.0.0.1:5000", "--relay", "127.0.0.1:7000", "--log-level", "loud"],
+    code: 64,
+    message: '--log-level: Cannot parse "loud"',
+  },
+  {
+    args: ["run", "--listen", "10.255.255.1:5000", "--relay", "127.0.0.1:7000"],
+    code: 78,
+    message: 'Channel "main" cannot start: Cannot bind "10.255.255.1:5000": EADDRNOTAVAIL',
+  },
+  {
+    args: ["run", "--config", "/nonexistent/chanrelay.yaml"],
+    code: 78,
+    message: "/nonexistent/chanrelay.yaml",
+  },
+  {
+    args: ["run", "--config", "x.yaml", "--listen", "127.0.0.1:5000"],
+    code: 64,
+    message: "--listen cannot be combined with --config",
+  },
+];
+
+for (const c of CASES) {
+  Deno.test(`run ${c.args.slice(1).join(" ") || "(no arguments)"} exits ${c.code} naming the field and value`, async () => {
+    const r = await chanrelay(c.args);
+    assert.equal(r.code, c.code, r.stderr);
+    if (typeof c.message === "string") {
+      assert.ok(
+        r.stderr.includes(c.message),
+        `stderr lacks ${JSON.stringify(c.message)}:\n${r.stderr}`,
+      );
+    } else assert.match(r.stderr, c.message);
+    assert.ok(!r.stderr.includes("restarting"), "a channel that cannot start is not restarted");
+  });
+}
+
+Deno.test("run exits 78 naming the channel when its port is held without SO_REUSEPORT", async () => {
+  const holder = UdpSocket.create({ reuseAddr: false, reusePort: false });
+  try {
+    holder.bind({ ip: 0x7f000001, port: 0 });
+    const port = holder.localAddress().port;
+    const cfg = tempFile(
+      `metrics: ""\nchannels:\n  held:\n    listen: 127.0.0.1:${port}\n    relay: [{ to: 127.0.0.1:9 }]\n`,
+    );
+    const r = await chanrelay(["run", "--config", cfg]);
+    assert.equal(r.code, 78, r.stderr);
+    assert.ok(
+      r.stderr.includes(`Channel "held" cannot start: Cannot bind "127.0.0.1:${port}": EADDRINUSE`),
+      r.stderr,
+    );
+  } finally {
+    holder.close();
+  }
+});
+
+Deno.test("run --keep-going runs the channels that can start and reports ready", async () => {
+  const holder = UdpSocket.create({ reuseAddr: false, reusePort: false });
+  holder.bind({ ip: 0x7f000001, port: 0 });
+  const port = holder.localAddress().port;
+  const cfg = tempFile(
+    `metrics: ""\nchannels:\n  held:\n    listen: 127.0.0.1:${port}\n    relay: [{ to: 127.0.0.1:9 }]\n` +
+      `  free:\n    listen: 127.0.0.1:0\n    relay: [{ to: 127.0.0.1:9 }]\n`,
+  );
+  try {
+    const p = await ChanrelayProcess.run(["--config", cfg, "--keep-going"]);
+    const ready = await p.waitFor(/msg=ready/);
+    assert.match(ready, /channels=1 failed=1/);
+    const stop = await p.stop("SIGINT");
+    assert.equal(stop.code, 0);
+  } finally {
+    holder.close();
+  }
+});
