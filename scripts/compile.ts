@@ -32,7 +32,9 @@ function denoDir(): string {
   const env = Deno.env.get("DENO_DIR");
   if (env) return env;
   const home = Deno.env.get("HOME") ?? "";
-  return Deno.build.os === "darwin" ? `${home}/Library/Caches/deno` : `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/deno`;
+  return Deno.build.os === "darwin"
+    ? `${home}/Library/Caches/deno`
+    : `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/deno`;
 }
 
 function exists(path: string): boolean {
@@ -84,7 +86,9 @@ const out = await new Deno.Command(Deno.execPath(), {
 const err = new TextDecoder().decode(out.stderr);
 if (!out.success) {
   if (/denort|base binary|error sending request|dns error/i.test(err) && !denort) {
-    console.error(`${err.split("\n").filter((l) => /error/i.test(l)).slice(0, 2).join("\n")}\n\n${explain}`);
+    console.error(
+      `${err.split("\n").filter((l) => /error/i.test(l)).slice(0, 2).join("\n")}\n\n${explain}`,
+    );
   } else {
     console.error(err);
   }
