@@ -1,0 +1,368 @@
+import assert from "node:assert/strict";
+import { ChannelRecorder } from "../../../src/recorder/channel_recorder.ts";
+import type { RecorderOptions } from "../../../src/recorder/options.ts";
+import { planRetention } from "../../../src/recorder/retention.ts";
+import { decodeHeader } from "../../../src/recorder/avro_schema.ts";
+import { canRun } from "../../helpers/env.ts";
+import { assertNoFdLeak } from "../../helpers/fds.ts";
+import {
+  checkSynthetic,
+  expectedPayload,
+  fillBatch,
+  makeBatch,
+  payloadLength,
+  readWithAvsc,
+  senderOf,
+  tempDir,
+} from "./_helpers.ts";
+
+const MAX_LEN = 1400;
+
+/** Records `n` synthetic datagrams (from the recorder's next seq) in batches, polling at `nowMs`. */
+async function feed(
+  rec: ChannelRecorder,
+  n: number,
+  nowMs: () => number = Date.now,
+  maxLen = MAX_LEN,
+): Promise<void> {
+  const batch = makeBatch(32, Math.max(maxLen, 1));
+  let done = 0;
+  while (done < n) {
+    const k = Math.min(32, n - done);
+    fillBatch(batch, rec.stats.nextSeq, k, maxLen);
+    rec.append(batch, k, nowMs() * 1000);
+    rec.poll(nowMs());
+    done += k;
+    await new Promise((r) => setTimeout(r, 0)); // the worker loop yields like this
+  }
+}
+
+function avroFiles(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".avro")).map((e) =>
+    `${dir}/${e.name}`
+  );
+}
+
+/** Files ordered by their header's first seq, with their records read by avsc. */
+async function readAll(dir: string) {
+  const out = [];
+  for (const path of avroFiles(dir)) {
+    const bytes = Deno.readFileSync(path);
+    const h = decodeHeader(bytes);
+    assert.ok(h.ok, path);
+    const records = await readWithAvsc(path);
+    out.push({ path, firstSeq: Number(h.header.meta["chanrelay.first_seq"]), records });
+  }
+  return out.sort((a, b) => a.firstSeq - b.firstSeq);
+}
+
+/** Asserts the files hold seq `from..to-1` contiguously, each file starting at its header's first seq. */
+async function assertContiguous(dir: string, from: number, to: number): Promise<number> {
+  const files = await readAll(dir);
+  let seq = from;
+  for (const f of files) {
+    assert.equal(f.firstSeq, seq, `${f.path} starts at ${f.firstSeq}, expected ${seq}`);
+    assert.equal(checkSynthetic(f.records, seq, MAX_LEN), null, f.path);
+    seq += f.records.length;
+  }
+  assert.equal(seq, to);
+  return files.length;
+}
+
+const base = (dir: string): RecorderOptions => ({
+  dir,
+  channel: "ch1",
+  host: "testhost",
+  preallocChunk: 256 << 10,
+  blockSize: 8192,
+  fsyncInterval: 50,
+  rotateEvery: 0,
+});
+
+Deno.test("recorder rotates by size with contiguous seq and finishes every file", async () => {
+  const dir = tempDir();
+  await assertNoFdLeak(async () => {
+    const rec = await ChannelRecorder.open({ ...base(dir), rotateSize: 200_000 });
+    await feed(rec, 3000);
+    await rec.close();
+    assert.equal(rec.stats.records, 3000);
+    assert.equal(rec.stats.unrecorded, 0);
+    assert.equal(rec.stats.recordErrors, 0);
+    assert.equal(rec.stats.committedSeq, 2999);
+    const n = await assertContiguous(dir, 0, 3000);
+    assert.ok(n >= 5, `expected several files, got ${n}`);
+    assert.equal(rec.stats.files, n);
+    for (const p of avroFiles(dir)) assert.ok(Deno.statSync(p).size < 200_000 + 8192 + 2000);
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => !e.name.endsWith(".avro")), []);
+  });
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("recorder rotates at UTC-aligned time boundaries and names files from the template", async () => {
+  const dir = tempDir();
+  let now = Date.UTC(2030, 0, 1, 10, 59, 30);
+  const rec = await ChannelRecorder.open({
+    ...base(dir),
+    template: "{yyyy}/{MM}/{channel}-{dd}T{HH}{mm}{ss}-{seq}",
+    rotateEvery: 60_000,
+  });
+  await rec.settle();
+  rec.poll(now); // past the boundary of the file opened at the real time: rotate
+  await rec.settle();
+  await feed(rec, 100, () => now);
+  now = Date.UTC(2030, 0, 1, 11, 0, 0); // boundary: rotate
+  rec.poll(now);
+  await rec.settle();
+  await feed(rec, 100, () => now);
+  now += 59_999; // same minute: no rotation
+  rec.poll(now);
+  await feed(rec, 50, () => now);
+  now += 1; // next boundary
+  rec.poll(now);
+  await rec.settle();
+  await feed(rec, 10, () => now);
+  await rec.close();
+  assert.equal(rec.stats.files, 4);
+  const sub = `${dir}/2030/01`;
+  const names = [...Deno.readDirSync(sub)].map((e) => e.name).sort();
+  assert.deepEqual(names, [
+    "ch1-01T105930-0.avro",
+    "ch1-01T110000-100.avro",
+    "ch1-01T110100-250.avro",
+  ]);
+  let seq = 0;
+  for (const name of names) {
+    const recs = await readWithAvsc(`${sub}/${name}`);
+    assert.equal(checkSynthetic(recs, seq, MAX_LEN), null, name);
+    seq += recs.length;
+  }
+  assert.equal(seq, 260);
+  const h = decodeHeader(Deno.readFileSync(`${sub}/ch1-01T110000-100.avro`));
+  assert.ok(h.ok);
+  assert.equal(h.header.meta["chanrelay.start_time"], "2030-01-01T11:00:00.000Z");
+  assert.equal(h.header.meta["chanrelay.first_seq"], "100");
+  assert.equal(h.header.meta["chanrelay.host"], "testhost");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("rotate() starts a new file and a reopened recorder resumes seq after the newest file", async () => {
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open(base(dir));
+  await feed(rec, 500);
+  await rec.settle();
+  rec.rotate();
+  await feed(rec, 300);
+  await rec.close();
+  assert.equal(rec.stats.files, 2);
+  const again = await ChannelRecorder.open({ ...base(dir), template: "{channel}-{seq}" });
+  assert.equal(again.stats.nextSeq, 800);
+  await feed(again, 100);
+  await again.close();
+  await assertContiguous(dir, 0, 900);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a quiet channel commits its block after blockInterval", async () => {
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open({ ...base(dir), blockInterval: 100 });
+  let now = Date.now();
+  await feed(rec, 3, () => now);
+  assert.equal(rec.stats.blocks, 0);
+  assert.equal(rec.stats.committedSeq, -1);
+  now += 99;
+  rec.poll(now);
+  assert.equal(rec.stats.blocks, 0);
+  now += 1;
+  rec.poll(now);
+  assert.equal(rec.stats.blocks, 1);
+  assert.equal(rec.stats.committedSeq, 2);
+  await rec.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("planRetention deletes oldest finished files first by count, size and age", () => {
+  const now = 1_000_000;
+  const files = [3, 1, 4, 2, 5].map((i) => ({
+    path: `f${i}`,
+    size: 100,
+    firstSeq: i * 10,
+    mtimeMs: now - (10 - i) * 1000,
+  }));
+  const paths = (l: { path: string }[]) => l.map((f) => f.path);
+  assert.deepEqual(paths(planRetention(files, { keepFiles: 2, keepSize: 0, keepAge: 0 }, now)), [
+    "f1",
+    "f2",
+    "f3",
+  ]);
+  assert.deepEqual(paths(planRetention(files, { keepFiles: 0, keepSize: 250, keepAge: 0 }, now)), [
+    "f1",
+    "f2",
+    "f3",
+  ]);
+  assert.deepEqual(
+    paths(planRetention(files, { keepFiles: 0, keepSize: 0, keepAge: 7500 }, now)),
+    ["f1", "f2"],
+  );
+  assert.deepEqual(planRetention(files, { keepFiles: 0, keepSize: 0, keepAge: 0 }, now), []);
+});
+
+Deno.test("recorder retention keeps the newest keepFiles finished files, never the in-progress one", async () => {
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open({ ...base(dir), rotateSize: 60_000, keepFiles: 2 });
+  await feed(rec, 2000);
+  await rec.settle();
+  const inprogress = rec.stats.currentFile;
+  assert.ok(inprogress.endsWith(".avro.inprogress"));
+  assert.ok(Deno.statSync(inprogress).isFile);
+  const finished = avroFiles(dir);
+  assert.equal(finished.length, 2);
+  const kept = (await readAll(dir)).map((f) => f.firstSeq);
+  const all = rec.finishedFiles.map((f) => f.firstSeq);
+  assert.deepEqual(kept, all);
+  // the kept ones are the two newest: they end right where the in-progress file begins
+  const h = decodeHeader(Deno.readFileSync(inprogress));
+  assert.ok(h.ok);
+  const files = await readAll(dir);
+  const last = files.at(-1)!;
+  assert.equal(last.firstSeq + last.records.length, Number(h.header.meta["chanrelay.first_seq"]));
+  await rec.close();
+  assert.equal(avroFiles(dir).length, 2);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("recorder keepSize counts finished files only", async () => {
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open({ ...base(dir), rotateSize: 50_000, keepSize: 120_000 });
+  await feed(rec, 1500);
+  await rec.close();
+  const sizes = avroFiles(dir).map((p) => Deno.statSync(p).size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  assert.ok(total <= 120_000, `kept ${total} bytes`);
+  assert.ok(sizes.length >= 1);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  return {
+    code: r.code,
+    out: new TextDecoder().decode(r.stdout),
+    err: new TextDecoder().decode(r.stderr),
+  };
+}
+
+function which(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const PY_READER = `
+import sys, json, base64, avro.datafile, avro.io
+with avro.datafile.DataFileReader(open(sys.argv[1], "rb"), avro.io.DatumReader()) as r:
+    for d in r:
+        print(json.dumps([d["seq"], d["src_addr"], d["src_port"], base64.b64encode(d["payload"]).decode()]))
+`;
+
+Deno.test("recorded files are read record for record by avsc, python3-avro, avrocat and avropipe", async (t) => {
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open({ ...base(dir), rotateSize: 150_000 });
+  // zero-length and full-size payloads too
+  const batch = makeBatch(4, 65507);
+  for (const [i, len] of [0, 65507, 1, 64].entries()) {
+    fillBatch(batch, i, 1, 0);
+    batch.lengths[0] = len;
+    const p = expectedPayload(1000 + i, len);
+    batch.data.set(p, 0);
+    rec.append(batch, 1, Date.now() * 1000);
+  }
+  await feed(rec, 600);
+  await rec.close();
+  const files = avroFiles(dir).sort();
+  assert.ok(files.length >= 2);
+  const expected = new Map<number, { addr: string; port: number; payload: string }>();
+  for (const f of files) {
+    for (const r of await readWithAvsc(f)) {
+      expected.set(r.seq, {
+        addr: r.src_addr,
+        port: r.src_port,
+        payload: btoa(String.fromCharCode(...new Uint8Array(r.payload))),
+      });
+    }
+  }
+  assert.equal(expected.size, 604);
+  for (let s = 4; s < 604; s++) {
+    const e = expected.get(s)!;
+    assert.equal(e.addr, `10.0.${s % 3}.1`);
+    assert.equal(e.port, senderOf(s).port);
+    assert.equal(atob(e.payload).length, payloadLength(s, MAX_LEN));
+  }
+  assert.equal(atob(expected.get(1)!.payload).length, 65507);
+
+  await t.step("python3-avro", async () => {
+    const name = "python3-avro reads recorded files";
+    const ok = which("/usr/bin/python3") &&
+      (await run("/usr/bin/python3", ["-c", "import avro.datafile"])).code === 0;
+    if (!canRun(name, ok, "Debian python3-avro (apt-get install python3-avro)")) return;
+    let n = 0;
+    for (const f of files) {
+      const r = await run("/usr/bin/python3", ["-c", PY_READER, f]);
+      assert.equal(r.code, 0, r.err);
+      for (const line of r.out.trim().split("\n")) {
+        const [seq, addr, port, payload] = JSON.parse(line);
+        const e = expected.get(seq)!;
+        assert.deepEqual({ addr, port, payload }, e, `seq ${seq}`);
+        n++;
+      }
+    }
+    assert.equal(n, 604);
+  });
+
+  await t.step("avrocat", async () => {
+    if (!canRun("avrocat reads recorded files", which("avrocat"), "Debian avro-bin")) return;
+    let n = 0;
+    for (const f of files) {
+      const r = await run("avrocat", [f]);
+      assert.equal(r.code, 0, r.err);
+      for (const line of r.out.trim().split("\n")) {
+        const o = JSON.parse(line);
+        const e = expected.get(o.seq)!;
+        assert.equal(o.src_addr, e.addr);
+        assert.equal(o.src_port, e.port);
+        n++;
+      }
+    }
+    assert.equal(n, 604);
+  });
+
+  await t.step("avropipe", async () => {
+    if (!canRun("avropipe reads recorded files", which("avropipe"), "Debian avro-bin")) return;
+    let n = 0;
+    for (const f of files) {
+      const r = await run("avropipe", [f]);
+      assert.equal(r.code, 0, r.err);
+      const rows = new Map<string, Record<string, unknown>>();
+      for (const line of r.out.split("\n")) {
+        const m = /^\/(\d+)\/(\w+)\t(.*)$/.exec(line);
+        if (!m) continue;
+        const row = rows.get(m[1]!) ?? {};
+        row[m[2]!] = JSON.parse(m[3]!);
+        rows.set(m[1]!, row);
+      }
+      for (const row of rows.values()) {
+        const e = expected.get(row.seq as number)!;
+        const bytes = [...(row.payload as string)].map((c) => c.charCodeAt(0));
+        assert.equal(btoa(String.fromCharCode(...bytes)), e.payload, `seq ${row.seq}`);
+        n++;
+      }
+    }
+    assert.equal(n, 604);
+  });
+  Deno.removeSync(dir, { recursive: true });
+});
