@@ -1,14 +1,10 @@
 /** `chanrelay run`: relays (and records, and decimates) the configured channels until stopped. */
 import type { Command } from "./command.ts";
 import { bool, parseFlags, str } from "./flags.ts";
-import { EXIT, ExitError, UsageError } from "./usage.ts";
-import { configureLog, log } from "../log.ts";
+import { UsageError } from "./usage.ts";
 import { loadConfigFile, resolveConfigPath, validateConfigObject } from "../config/load.ts";
 import type { ChanrelayConfig } from "../config/schema.ts";
-import { planAll } from "../channel/plan_from_config.ts";
-import { Supervisor } from "../channel/supervisor.ts";
-import { type ChannelSnapshot, snapshot, statsFields } from "../channel/stats.ts";
-import { VERSION } from "../version.ts";
+import { Daemon } from "../channel/daemon.ts";
 
 const HELP = `Usage: chanrelay run [--config FILE] [options]
        chanrelay run --listen HOST:PORT|GROUP:PORT --relay HOST:PORT[,HOST:PORT…] [options]
@@ -203,66 +199,16 @@ export function configFromFlags(
 }
 
 async function run(args: string[]): Promise<number> {
-  const { config, keepGoing } = configFromFlags(args);
-  configureLog({ level: config.log.level, format: config.log.format });
-  log.info("Starting chanrelay", {
-    version: VERSION,
-    pid: Deno.pid,
-    channels: Object.keys(config.channels).length,
-  });
-
+  const { config, keepGoing, rotateOnHup, source } = configFromFlags(args);
   const fault = Deno.env.get("CHANRELAY_TEST_FAULT"); // "channel:after" (tests only)
   const [fc, fa] = fault?.split(":") ?? [];
-  const plans = planAll(config, { fault: fc && fa ? { channel: fc, after: Number(fa) } : null });
-  const supervisor = new Supervisor();
-
-  let stopping = false;
-  const stopped = Promise.withResolvers<number>();
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    const t0 = performance.now();
-    log.info("Stopping", { signal });
-    await supervisor.stopAll(250);
-    log.info("Stopped", { ms: Math.round(performance.now() - t0) });
-    stopped.resolve(EXIT.OK);
-  };
-  const onInt = () => void stop("SIGINT");
-  const onTerm = () => void stop("SIGTERM");
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
-
-  const failures = await supervisor.startAll(plans);
-  for (const f of failures) {
-    log.error(`Channel "${f.channel}" cannot start: ${f.message}`, {
-      channel: f.channel,
-      stage: f.stage,
-    });
-  }
-  if (failures.length > 0 && (!keepGoing || failures.length === plans.length)) {
-    await supervisor.stopAll(250);
-    throw new ExitError(
-      EXIT.CONFIG,
-      failures.map((f) => `Channel "${f.channel}" cannot start: ${f.message}`).join("\n"),
-    );
-  }
-  if (stopping) return await stopped.promise;
-  log.info("ready", { channels: supervisor.channels.size, failed: failures.length });
-
-  const prev = new Map<string, ChannelSnapshot>();
-  const statsTimer = setInterval(() => {
-    for (const rt of supervisor.channels.values()) {
-      const cur = snapshot(rt.plan, rt.shared, rt.state);
-      log.info("stats", statsFields(cur, prev.get(rt.name) ?? null));
-      prev.set(rt.name, cur);
-    }
-  }, config.stats_interval);
-
-  const code = await stopped.promise;
-  clearInterval(statsTimer);
-  Deno.removeSignalListener("SIGINT", onInt);
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  return code;
+  const daemon = new Daemon(config, {
+    configPath: source,
+    keepGoing,
+    rotateOnHup,
+    planOptions: { fault: fc && fa ? { channel: fc, after: Number(fa) } : null },
+  });
+  return await daemon.run();
 }
 
 /** The `run` command. */
