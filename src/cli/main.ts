@@ -30,6 +30,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Print the config file's JSON Schema (for editors)",
     load: async () => (await import("./schema.ts")).command,
   },
+  inspect: {
+    summary: "Show what recordings hold (metadata, counts, seq/time ranges, damage)",
+    load: async () => (await import("./inspect.ts")).command,
+  },
+  recover: {
+    summary: "Validate and repair recordings (.avro.inprogress → .avro)",
+    load: async () => (await import("./recover.ts")).command,
+  },
 };
 
 function usage(): string {
