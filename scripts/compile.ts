@@ -12,6 +12,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 
 const WORKERS = [
   "src/channel/channel_worker.ts",
+  "src/cli/demo_traffic_worker.ts",
   "src/decimate/decimator_worker.ts",
 ];
 const PERMISSIONS = [
