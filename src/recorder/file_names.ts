@@ -86,12 +86,18 @@ function exists(path: string): boolean {
 
 /**
  * A finished-file path under `dir` for the rendered `base`, with `-1`, `-2`… added when the name
- * (or its `.inprogress`) exists or is in `taken`.
+ * (or its `.inprogress`, unless that is `self`) exists or is in `taken`.
  */
-export function uniqueRecordingPath(dir: string, base: string, taken: Set<string>): string {
+export function uniqueRecordingPath(
+  dir: string,
+  base: string,
+  taken: Set<string>,
+  self?: string,
+): string {
   for (let n = 0;; n++) {
     const p = `${dir}/${base}${n === 0 ? "" : `-${n}`}${AVRO_EXT}`;
-    if (!taken.has(p) && !exists(p) && !exists(p + INPROGRESS_SUFFIX)) return p;
+    const ip = p + INPROGRESS_SUFFIX;
+    if (!taken.has(p) && !exists(p) && (ip === self || !exists(ip))) return p;
   }
 }
 

@@ -69,7 +69,7 @@ function finalNameOf(path: string): string | null {
   const stem = base.endsWith(AVRO_EXT) ? base.slice(0, -AVRO_EXT.length) : base;
   const dir = dirOf(stem);
   const name = stem.slice(dir.length + 1);
-  return uniqueRecordingPath(dir, name, new Set());
+  return uniqueRecordingPath(dir, name, new Set(), path);
 }
 
 function scanFile(path: string, size: number, options: RecoverOptions): ScanResult {
