@@ -1,0 +1,156 @@
+/**
+ * `deno task bench`: chanrelay against the C reference relay, in one run of the shared harness
+ * (../shared/bench/run.sh, case `cand`), and the ratio table: max loss-free rate, relay CPU per
+ * datagram, unpaced delivery, latency p50/p99.
+ *
+ *   deno task bench                          relay only: CASES="cref-norec cand", 64 B and 1400 B
+ *   deno task bench --record                 recording on: CASES="cref cref-rnd cand", DUR=12
+ *   deno task bench --write                  also replace the table in BENCHMARKS.md
+ *   deno task bench --cases "…" --sizes "…"  other cases or sizes; other knobs via run.sh's env
+ *
+ * Without ../shared/bench it says so and exits 0. Never run two benchmarks at once.
+ */
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const HARNESS = `${ROOT}../shared/bench/run.sh`;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    record: { type: "boolean" },
+    write: { type: "boolean" },
+    cases: { type: "string" },
+    sizes: { type: "string" },
+    dur: { type: "string" },
+  },
+});
+
+try {
+  Deno.statSync(HARNESS);
+} catch {
+  console.log(
+    `No benchmark harness at ${HARNESS}: nothing to compare against (this is not an error).`,
+  );
+  Deno.exit(0);
+}
+
+const record = values.record === true;
+const cases = values.cases ?? (record ? "cref cref-rnd cand" : "cref-norec cand");
+const sizes = values.sizes ?? "64 1400";
+const dur = values.dur ?? (record ? "12" : "3");
+const relayFlags = `--rcvbuf 4MiB --stats-interval 1h --metrics ""${
+  record ? " --record-dir {REC}" : ""
+}`;
+const candCmd =
+  `${Deno.execPath()} run -A --frozen ${ROOT}main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`;
+const work = Deno.makeTempDirSync({ prefix: "chanrelay-bench-" });
+const summary = `${work}/summary.txt`;
+const env: Record<string, string> = {
+  CASES: cases,
+  SIZES: sizes,
+  DUR: dur,
+  CAND_CMD: candCmd,
+  SUMMARY: summary,
+  SAT_EXTRA: Deno.env.get("SAT_EXTRA") ?? "",
+  AUTOGROUP_NICE: Deno.env.get("AUTOGROUP_NICE") ?? "-20",
+  SOCKPERF: "0",
+};
+const command =
+  Object.entries(env).filter(([k]) => k !== "SUMMARY").map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(" ") + " ../shared/bench/run.sh";
+console.error(`# ${command}`);
+const started = new Date();
+const proc = await new Deno.Command("bash", {
+  args: [HARNESS],
+  env,
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!proc.success) {
+  console.error(`run.sh failed (exit ${proc.code})`);
+  Deno.exit(1);
+}
+
+type Row = Record<string, string>;
+const rows: { kind: string; kv: Row }[] = Deno.readTextFileSync(summary).split("\n")
+  .filter((l) => /^(MAXRATE|LATENCY|SATURATION) /.test(l))
+  .map((l) => {
+    const [kind, ...rest] = l.split(" ");
+    return {
+      kind: kind!,
+      kv: Object.fromEntries(rest.map((p) => p.split("=") as [string, string])),
+    };
+  });
+const get = (kind: string, c: string, size: string, key: string): number => {
+  const r = rows.find((x) => x.kind === kind && x.kv.case === c && x.kv.size === size);
+  const v = Number(r?.kv[key]);
+  return Number.isFinite(v) ? v : NaN;
+};
+const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "–");
+const ratio = (
+  a: number,
+  b: number,
+) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : "–");
+
+const caseList = cases.split(/\s+/).filter((c) => c !== "");
+const refs = caseList.filter((c) => c !== "cand");
+const lines: string[] = [];
+lines.push(
+  `| size | case | max loss-free pps | CPU µs/datagram | unpaced delivered pps | latency p50 / p99 µs | ratios vs ${
+    refs.join(", ")
+  } (rate, CPU, unpaced, p50, p99) |`,
+);
+lines.push("|---|---|---|---|---|---|---|");
+for (const size of sizes.split(/\s+/).filter((s) => s !== "")) {
+  for (const c of caseList) {
+    const max = get("MAXRATE", c, size, "max_pps");
+    const us = get("MAXRATE", c, size, "cpu_us_per_pkt");
+    const sat = get("SATURATION", c, size, "sink_pps");
+    const p50 = get("LATENCY", c, size, "p50_us");
+    const p99 = get("LATENCY", c, size, "p99_us");
+    let ratios = "";
+    if (c === "cand") {
+      ratios = refs.map((r) =>
+        `vs ${r}: ${ratio(max, get("MAXRATE", r, size, "max_pps"))}, ${
+          ratio(us, get("MAXRATE", r, size, "cpu_us_per_pkt"))
+        }, ${ratio(sat, get("SATURATION", r, size, "sink_pps"))}, ${
+          ratio(p50, get("LATENCY", r, size, "p50_us"))
+        }, ${ratio(p99, get("LATENCY", r, size, "p99_us"))}`
+      ).join("; ");
+    }
+    lines.push(
+      `| ${size} | ${c === "cand" ? "chanrelay" : c} | ${fmt(max)} | ${fmt(us, 2)} | ${
+        fmt(sat)
+      } | ${fmt(p50)} / ${fmt(p99)} | ${ratios} |`,
+    );
+  }
+}
+const table = lines.join("\n");
+console.log(`\n${table}\n`);
+console.log(`(${started.toISOString()}; raw summary: ${summary})`);
+
+if (values.write) {
+  const path = `${ROOT}BENCHMARKS.md`;
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    text = "# Benchmarks\n";
+  }
+  const tag = record ? "recording" : "relay-only";
+  const begin = `<!-- bench:${tag}:begin -->`;
+  const end = `<!-- bench:${tag}:end -->`;
+  const block =
+    `${begin}\n${started.toISOString().slice(0, 16)}Z, \`deno task bench${
+      record ? " --record" : ""
+    }\` ` +
+    `(equivalent to \`${command}\` with CAND_CMD running \`chanrelay run\`).\n\n${table}\n${end}`;
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  text = i >= 0 && j > i
+    ? text.slice(0, i) + block + text.slice(j + end.length)
+    : `${text.trimEnd()}\n\n${block}\n`;
+  Deno.writeTextFileSync(path, text);
+  console.log(`Updated ${path}`);
+}
