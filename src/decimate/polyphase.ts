@@ -19,6 +19,8 @@ export class PolyphaseDecimator {
   readonly length: number;
   readonly #rev: Float64Array;
   readonly #hist: Float64Array;
+  /** Taps mirror each other (linear phase): each output then takes half the multiplies. */
+  readonly #symmetric: boolean;
   #w = 0;
   #phase = 0;
 
@@ -42,6 +44,9 @@ export class PolyphaseDecimator {
     this.#rev = new Float64Array(L);
     for (let j = 0; j < L; j++) this.#rev[j] = taps[L - 1 - j]!;
     this.#hist = new Float64Array(2 * L * channels);
+    let symmetric = true;
+    for (let j = 0; j < L; j++) if (taps[j] !== taps[L - 1 - j]) symmetric = false;
+    this.#symmetric = symmetric;
   }
 
   /** Forgets all past input: the next sample is x[0] again. */
@@ -84,6 +89,7 @@ export class PolyphaseDecimator {
     const h = this.#rev;
     const buf = this.#hist;
     const D = this.factor;
+    const sym = this.#symmetric;
     let w = this.#w;
     let phase = this.#phase;
     let o = outOffset;
@@ -107,9 +113,7 @@ export class PolyphaseDecimator {
       buf[w + L] = v;
       if (++w === L) w = 0;
       left--;
-      let s = 0;
-      for (let j = 0; j < L; j++) s += h[j]! * buf[w + j]!;
-      out[o++] = s;
+      out[o++] = sym ? dotSymmetric(h, buf, w, L) : dot(h, buf, w, L);
       phase = D - 1;
     }
     this.#w = w;
@@ -130,6 +134,7 @@ export class PolyphaseDecimator {
     const h = this.#rev;
     const buf = this.#hist;
     const D = this.factor;
+    const sym = this.#symmetric;
     let w = this.#w;
     let phase = this.#phase;
     let o = outOffset;
@@ -143,9 +148,7 @@ export class PolyphaseDecimator {
       if (++w === L) w = 0;
       if (phase === 0) {
         for (let c = 0, b = w; c < C; c++, b += L2) {
-          let s = 0;
-          for (let j = 0; j < L; j++) s += h[j]! * buf[b + j]!;
-          out[o++] = s;
+          out[o++] = sym ? dotSymmetric(h, buf, b, L) : dot(h, buf, b, L);
         }
         phase = D - 1;
       } else phase--;
@@ -154,4 +157,33 @@ export class PolyphaseDecimator {
     this.#phase = phase;
     return (o - outOffset) / C;
   }
+}
+
+/** Σ h[j]·buf[b + j], j < L. */
+function dot(h: Float64Array, buf: Float64Array, b: number, L: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let j = 0;
+  for (; j + 1 < L; j += 2) {
+    s0 += h[j]! * buf[b + j]!;
+    s1 += h[j + 1]! * buf[b + j + 1]!;
+  }
+  if (j < L) s0 += h[j]! * buf[b + j]!;
+  return s0 + s1;
+}
+
+/** The same for mirrored taps (h[j] = h[L−1−j]): the two mirrored samples are added first. */
+function dotSymmetric(h: Float64Array, buf: Float64Array, b: number, L: number): number {
+  const half = L >> 1;
+  const e = b + L - 1;
+  let s0 = 0;
+  let s1 = 0;
+  let j = 0;
+  for (; j + 1 < half; j += 2) {
+    s0 += h[j]! * (buf[b + j]! + buf[e - j]!);
+    s1 += h[j + 1]! * (buf[b + j + 1]! + buf[e - j - 1]!);
+  }
+  if (j < half) s0 += h[j]! * (buf[b + j]! + buf[e - j]!);
+  if (L & 1) s0 += h[half]! * buf[b + half]!;
+  return s0 + s1;
 }

@@ -145,7 +145,9 @@ export class DecimatorPool {
       if (this.#slots[i]!.channels.size < this.#slots[slot]!.channels.size) slot = i;
     }
     const s = this.#slots[slot]!;
-    const ring = createRing(this.#ringBytes, s.bell);
+    // packet mode: the producer itself passes over the datagrams that would not be kept
+    const keepEvery = resolved.mode === "packet" ? resolved.factor : 1;
+    const ring = createRing(this.#ringBytes, s.bell, keepEvery);
     const entry: Attached = { ring, options: resolved, slot, taps: 0 };
     this.#attached.set(channel, entry);
     s.channels.add(channel);

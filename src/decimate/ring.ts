@@ -5,7 +5,7 @@
  * Layout of the ring's SharedArrayBuffer (byte offsets):
  * - 0: head (Int32, producer's free-running byte position), alone on its cache line
  * - 64: tail (Int32, consumer's free-running byte position), alone on its cache line
- * - 128: capacity in bytes (Int32, a power of two)
+ * - 128: capacity in bytes (Int32, a power of two); 132: keep-every (Int32, see `createRing`)
  * - 192: producer statistics (Float64 each, see `RING_STAT`)
  * - 256: consumer statistics (Float64 each)
  * - 512: the data area
@@ -27,6 +27,8 @@ const HEAD = 0;
 const TAIL = 16;
 /** Int32 index of the capacity. */
 const CAP = 32;
+/** Int32 index of the producer-side prefilter: only stream positions 0, k, 2k… are published. */
+const KEEP_EVERY = 33;
 /** Byte offset of the data area. */
 const DATA = 512;
 /** Skip marker: the rest of the data area is unused, the next record is at its start. */
@@ -47,6 +49,8 @@ export const RING_STAT = {
   overruns: 25,
   /** Producer: payload bytes put in the ring. */
   publishedBytes: 26,
+  /** Producer: datagrams passed over by the keep-every prefilter (packet mode). */
+  skipped: 27,
   /** Consumer: datagrams taken from the ring. */
   consumed: 32,
   /** Consumer: datagrams sent. */
@@ -92,17 +96,24 @@ export function createBell(): SharedArrayBuffer {
 
 /**
  * Creates a ring with a data area of `bytes` (a power of two, 4 KiB to 1 GiB). `bell` defaults to
- * a new one.
+ * a new one. With `keepEvery` k > 1 the producer publishes only stream positions 0, k, 2k… and
+ * passes over the others without copying them (packet mode's choice, made where it is cheapest).
  */
 export function createRing(
   bytes: number = DEFAULT_RING_BYTES,
   bell: SharedArrayBuffer = createBell(),
+  keepEvery = 1,
 ): RingHandle {
   if (!Number.isInteger(bytes) || bytes < 4096 || bytes > 1 << 30 || (bytes & (bytes - 1)) !== 0) {
     throw new RangeError(`Bad ring size "${bytes}": expected a power of two from 4096 to 2^30`);
   }
+  if (!Number.isInteger(keepEvery) || keepEvery < 1 || keepEvery > 0x7fffffff) {
+    throw new RangeError(`Bad keep-every "${keepEvery}"`);
+  }
   const sab = new SharedArrayBuffer(DATA + bytes);
-  new Int32Array(sab)[CAP] = bytes;
+  const ctl = new Int32Array(sab);
+  ctl[CAP] = bytes;
+  ctl[KEEP_EVERY] = keepEvery;
   return { sab, bell };
 }
 
@@ -148,9 +159,12 @@ export class RingProducer {
   readonly #cap: number;
   readonly #mask: number;
   readonly #maxRecord: number;
+  readonly #keepEvery: number;
   #head: number;
   #tail: number;
   #index: number;
+  /** Datagrams still to pass over before the next one kept (keep-every prefilter). */
+  #countdown: number;
   #srcBuffer: ArrayBufferLike | null = null;
   #srcI32: Int32Array = new Int32Array(0);
   #srcF64: Float64Array = new Float64Array(0);
@@ -169,8 +183,12 @@ export class RingProducer {
     this.#maxRecord = cap / 2;
     this.#head = Atomics.load(this.#ctl, HEAD);
     this.#tail = Atomics.load(this.#ctl, TAIL);
-    this.#index = (this.#stats[RING_STAT.published]! + this.#stats[RING_STAT.overruns]!) %
-      4294967296;
+    const position = this.#stats[RING_STAT.published]! + this.#stats[RING_STAT.overruns]! +
+      this.#stats[RING_STAT.skipped]!;
+    this.#index = position % 4294967296;
+    this.#keepEvery = Math.max(1, this.#ctl[KEEP_EVERY]!);
+    const r = position % this.#keepEvery;
+    this.#countdown = r === 0 ? 0 : this.#keepEvery - r;
   }
 
   /** The largest payload `publish` accepts. */
@@ -181,11 +199,18 @@ export class RingProducer {
   /**
    * Copies `length` bytes of `src` from `offset` into the ring and wakes the consumer if it
    * sleeps. Returns false when the ring is full (or the payload larger than `maxPayload`): the
-   * datagram is dropped for decimation and counted as an overrun.
+   * datagram is dropped for decimation and counted as an overrun. A datagram the keep-every
+   * prefilter passes over returns true at once.
    */
   publish(src: Uint8Array, offset: number, length: number): boolean {
     const index = this.#index;
     this.#index = (index + 1) >>> 0;
+    if (this.#countdown !== 0) {
+      this.#countdown--;
+      this.#stats[RING_STAT.skipped]!++;
+      return true;
+    }
+    this.#countdown = this.#keepEvery - 1;
     const rec = (length + 15) & ~7;
     const head = this.#head;
     const pos = head & this.#mask;

@@ -63,8 +63,9 @@ Deno.test("pool: packet mode over real loopback sockets sends datagrams 0, 10, 2
       });
       assertQuiet(sock, 100);
       const s = pool.stats("adc0")!;
-      assert.equal(s.published, 1000);
-      assert.equal(s.consumed, 1000);
+      assert.equal(s.published, 100, "the producer passes over the 9 in 10 not kept");
+      assert.equal(s.skipped, 900);
+      assert.equal(s.consumed, 100);
       assert.equal(s.datagramsOut, 100);
       assert.equal(s.sendErrors, 0);
       assert.equal(pool.running, 1, "Workers start with their first channel");

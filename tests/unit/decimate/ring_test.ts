@@ -194,3 +194,22 @@ Deno.test("ring moves 1 000 000 records between two threads, each intact, with t
     worker.terminate();
   }
 });
+
+Deno.test("with keep-every 3 the producer publishes stream positions 0, 3, 6… and passes over the rest, across producer restarts", () => {
+  const ring = createRing(4096, undefined, 3);
+  const c = new RingConsumer(ring);
+  const buf = new Uint8Array(16);
+  const p1 = new RingProducer(ring);
+  for (let i = 0; i < 10; i++) assert.ok(p1.publish(buf, 0, 16));
+  const p2 = new RingProducer(ring); // a restarted channel Worker resumes the pattern
+  for (let i = 10; i < 20; i++) assert.ok(p2.publish(buf, 0, 16));
+  const seen: number[] = [];
+  while (c.peek() >= 0) {
+    seen.push(c.index);
+    c.advance();
+  }
+  assert.deepEqual(seen, [0, 3, 6, 9, 12, 15, 18]);
+  const s = readRingStats(ring);
+  assert.equal(s.published, 7);
+  assert.equal(s.skipped, 13);
+});
