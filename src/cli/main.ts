@@ -30,6 +30,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Print the config file's JSON Schema (for editors)",
     load: async () => (await import("./schema.ts")).command,
   },
+  service: {
+    summary: "Print a systemd unit or launchd plist",
+    load: async () => (await import("./service.ts")).command,
+  },
   inspect: {
     summary: "Show what recordings hold (metadata, counts, seq/time ranges, damage)",
     load: async () => (await import("./inspect.ts")).command,
