@@ -214,3 +214,33 @@ Deno.test("pool assigns channels to the least loaded Worker and detach frees the
     await pool.close();
   }
 });
+
+Deno.test("pool: close stops a busy decimator Worker within 250 ms", async () => {
+  const pool = new DecimatorPool({ workers: 1 });
+  const producer = new Worker(new URL("./ring_producer_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  try {
+    const ring = await pool.attach("load", {
+      to: "127.0.0.1:9",
+      mode: "samples",
+      factor: 10,
+      samples: { format: "u8" },
+    });
+    producer.postMessage({ ring, count: 300_000, offset: 0, span: 1400 });
+    // wait until the decimator is demonstrably consuming
+    const deadline = Date.now() + 10_000;
+    while ((pool.stats("load")?.consumed ?? 0) < 10_000) {
+      assert.ok(Date.now() < deadline, "the decimator never got going");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const t0 = performance.now();
+    await pool.close();
+    const ms = performance.now() - t0;
+    assert.ok(ms < 250, `close took ${ms.toFixed(0)} ms`);
+    assert.equal(pool.running, 0);
+  } finally {
+    producer.terminate();
+    await pool.close();
+  }
+});
