@@ -1,61 +1,70 @@
 /**
- * SIGINT/SIGTERM for a synchronous FFI loop on the main thread: signal listeners run only when the
- * event loop turns, so the loop calls `yield()` now and then (a MessageChannel round trip, about
- * 50 µs, where `setTimeout(0)` costs 2–4 ms) and checks `stopped`.
+ * SIGINT/SIGTERM for a synchronous FFI loop on the main thread. Signal listeners run only when
+ * their thread's event loop turns, and a blocking loop never lets the main one turn (yielding a
+ * macrotask costs 1–3 ms and still notices signals late). So a tiny Worker holds the listeners and
+ * sets a flag in a SharedArrayBuffer: the loop reads it with one Atomics.load, and `sleep()` waits
+ * on the same cell, so a signal also ends a sleep at once.
  */
 
-/** Catches SIGINT and SIGTERM until disposed. */
+// A data: URL keeps the worker inside compiled binaries without an --include.
+const WORKER_SOURCE = `
+self.onmessage = (e) => {
+  const flag = new Int32Array(e.data);
+  const on = (code) => () => { Atomics.compareExchange(flag, 0, 0, code); Atomics.notify(flag, 0); };
+  if (Deno.build.os !== "windows") {
+    Deno.addSignalListener("SIGINT", on(2));
+    Deno.addSignalListener("SIGTERM", on(15));
+  }
+  self.postMessage("ready");
+};`;
+
+const SIGNALS: Record<number, Deno.Signal> = { 2: "SIGINT", 15: "SIGTERM" };
+
+/** Catches SIGINT and SIGTERM (once `ready` resolved) until disposed. */
 export class StopSignal implements Disposable {
-  #stopped = false;
-  #signal: Deno.Signal | null = null;
-  readonly #channel = new MessageChannel();
-  #resume: (() => void) | null = null;
-  readonly #listeners: Array<[Deno.Signal, () => void]> = [];
+  readonly #flag = new Int32Array(new SharedArrayBuffer(4));
+  readonly #worker: Worker;
+  /** Resolves once the signal listeners are installed. */
+  readonly ready: Promise<void>;
 
   constructor() {
-    this.#channel.port1.onmessage = () => {
-      const r = this.#resume;
-      this.#resume = null;
-      r?.();
-    };
-    if (Deno.build.os !== "windows") {
-      for (const sig of ["SIGINT", "SIGTERM"] as const) {
-        const fn = () => this.stop(sig);
-        Deno.addSignalListener(sig, fn);
-        this.#listeners.push([sig, fn]);
-      }
-    }
+    this.#worker = new Worker(
+      `data:application/javascript,${encodeURIComponent(WORKER_SOURCE)}`,
+      { type: "module" },
+    );
+    this.ready = new Promise((resolve, reject) => {
+      this.#worker.onmessage = () => resolve();
+      this.#worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(`Cannot watch signals: ${e.message}`));
+      };
+    });
+    this.#worker.postMessage(this.#flag.buffer);
   }
 
   /** Whether a signal (or `stop()`) asked the loop to end. */
   get stopped(): boolean {
-    return this.#stopped;
+    return Atomics.load(this.#flag, 0) !== 0;
   }
 
-  /** The signal that stopped the loop, if any. */
+  /** The signal that stopped the loop, if one did. */
   get signal(): Deno.Signal | null {
-    return this.#signal;
+    return SIGNALS[Atomics.load(this.#flag, 0)] ?? null;
   }
 
   /** Asks the loop to end. */
-  stop(signal: Deno.Signal | null = null): void {
-    this.#stopped = true;
-    this.#signal ??= signal;
+  stop(): void {
+    Atomics.compareExchange(this.#flag, 0, 0, 1);
+    Atomics.notify(this.#flag, 0);
   }
 
-  /** Lets the event loop turn once, so pending signal listeners run. */
-  yield(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#resume = resolve;
-      this.#channel.port2.postMessage(0);
-    });
+  /** Blocks the thread for up to `ms` milliseconds, or until a signal arrives. */
+  sleep(ms: number): void {
+    if (ms > 0) Atomics.wait(this.#flag, 0, 0, ms);
   }
 
-  /** Removes the signal listeners and closes the channel. */
+  /** Stops the signal worker. */
   [Symbol.dispose](): void {
-    for (const [sig, fn] of this.#listeners) Deno.removeSignalListener(sig, fn);
-    this.#listeners.length = 0;
-    this.#channel.port1.close();
-    this.#channel.port2.close();
+    this.#worker.terminate();
   }
 }
