@@ -1,5 +1,6 @@
 /** Messages between the `DecimatorPool` (main thread) and a decimator Worker: discriminated unions. */
 import type { LogFormat, LogLevel } from "../log.ts";
+import { isSampleFormat } from "./formats.ts";
 import type { ResolvedDecimate } from "./options.ts";
 import type { RingHandle } from "./ring.ts";
 
@@ -29,6 +30,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 const LEVELS = ["debug", "info", "warn", "error"];
+const SEQ_TYPES = ["u8", "u16le", "u16be", "u32le", "u32be", "u64le", "u64be"];
 
 function isU32(v: unknown): boolean {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
@@ -49,10 +51,10 @@ function isResolvedDecimate(o: unknown): o is ResolvedDecimate {
       return o.samples === null && (o.maxRate as number) > 0;
     case "samples": {
       const s = o.samples;
-      return isObject(s) && typeof s.format === "string" && isU32(s.channels) &&
+      return isObject(s) && isSampleFormat(s.format) && isU32(s.channels) &&
         isU32(s.headerBytes) && typeof s.cutoff === "number" && isU32(s.maxDatagram) &&
         (s.seq === null ||
-          (isObject(s.seq) && isU32(s.seq.offset) && typeof s.seq.type === "string"));
+          (isObject(s.seq) && isU32(s.seq.offset) && SEQ_TYPES.includes(s.seq.type as string)));
     }
     default:
       return false;

@@ -160,8 +160,11 @@ export class DecimatorPool {
         return ring;
       },
       (e: Error) => {
-        this.#attached.delete(channel);
-        s.channels.delete(channel);
+        if (this.#attached.get(channel) === entry) {
+          this.#attached.delete(channel);
+          s.channels.delete(channel);
+          s.sent.delete(channel);
+        }
         throw e;
       },
     );
