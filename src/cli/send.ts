@@ -47,6 +47,11 @@ Options:
   --batch N             Datagrams per sendmmsg call, 1..1024 (default 32)
   --json                Print the summary as one JSON object on stdout (else text on stderr)
 
+Pacing follows a schedule from the start time (datagram i is due at start + i/rate), so the
+long-run rate is exact; on time, datagrams leave in chunks of about a millisecond's worth (at most
+--batch), a sender that fell behind catches up in full batches. --batch 1 spaces them evenly at
+the cost of a busy core. All datagrams of one send call carry the same send time.
+
 Without --count or --duration it sends until SIGINT or SIGTERM, then prints the summary.
 EAGAIN, ENOBUFS and ECONNREFUSED from the kernel are counted as send errors and retried; other
 errors end the run (exit 71).`;
@@ -131,7 +136,8 @@ export function parseSendOptions(args: string[]): SendOptions {
   };
 }
 
-function openSocket(o: SendOptions): UdpSocket {
+/** Opens the sending socket: multicast TTL (default 1), loop on and interface, or unicast TTL; bound and connected. */
+export function openSendSocket(o: SendOptions): UdpSocket {
   const sock = UdpSocket.create({ reuseAddr: true, reusePort: false });
   try {
     if (isMulticast(o.to.ip)) {
@@ -161,7 +167,7 @@ const MAX_SLEEP_NS = 100_000_000;
 
 /** Runs the send loop; returns its summary. Allocates nothing per datagram. */
 export function runSend(o: SendOptions, stop: StopSignal): SendSummary {
-  const sock = openSocket(o);
+  const sock = openSendSocket(o);
   const retry = new Set([C.EAGAIN, C.ENOBUFS, errnoNumber("ECONNREFUSED")]);
   const batch = new DatagramBatch(o.batch, o.size);
   const view = new DataView(batch.data.buffer);

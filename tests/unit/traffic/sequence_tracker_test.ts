@@ -140,3 +140,19 @@ Deno.test("SequenceTracker rejects a window that is not a power of two", () => {
   assert.throws(() => new SequenceTracker(100), RangeError);
   assert.throws(() => new SequenceTracker(16), RangeError);
 });
+
+Deno.test("SequenceTracker follows 12 million sequence numbers with its default window", () => {
+  const t = new SequenceTracker();
+  const n = 12_000_000;
+  for (let s = 0; s < n; s++) {
+    if (s % 1_000_000 === 17) continue;
+    t.record(s);
+    if (s % 3_000_000 === 5) t.record(s); // a duplicate
+  }
+  t.record(n - t.window + 1); // the oldest number still in the window: a duplicate
+  const st = t.stats();
+  assert.equal(st.unique, n - 12);
+  assert.equal(st.lost, 12);
+  assert.equal(st.duplicates, 5);
+  assert.equal(st.highest, n - 1);
+});
