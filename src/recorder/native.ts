@@ -1,6 +1,7 @@
 /**
  * The recorder's own small libc symbol set: `nonblocking` variants of the slow file calls
- * (posix_fallocate, madvise for prefaulting and dropping page tables, fdatasync, fsync, ftruncate).
+ * (posix_fallocate, madvise for prefaulting and dropping page tables, memset for really touching
+ * fresh pages, fdatasync, fsync, ftruncate).
  * Each runs on a Deno pool thread and returns a Promise, so the channel thread never waits on them;
  * the Promises settle when that thread next yields to its event loop.
  *
@@ -21,6 +22,7 @@ const symbols = {
   fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true, optional: true }, // int fdatasync(int fd)
   fsync: { parameters: ["i32"], result: "i32", nonblocking: true }, // int fsync(int fd)
   ftruncate: { parameters: ["i32", "i64"], result: "i32", nonblocking: true }, // int ftruncate(int fd, off_t len)
+  memset: { parameters: ["pointer", "i32", "usize"], result: "pointer", nonblocking: true }, // void *memset(void *s, int c, size_t n)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -63,4 +65,14 @@ export function fsyncAsync(fd: number): Promise<number> {
 /** ftruncate on a pool thread: 0 or -1. */
 export function ftruncateAsync(fd: number, length: number): Promise<number> {
   return native().ftruncate(fd, BigInt(length));
+}
+
+/**
+ * memset over a mapping on a pool thread. Used to write zeros over a fresh chunk before the writer
+ * gets it: on this kind of VM the first write to each page costs ~6 µs even after
+ * MADV_POPULATE_WRITE (the host backs the page only then), so the pages are written once here,
+ * off the hot path. Never call it on memory anyone else is writing.
+ */
+export async function memsetAsync(address: bigint, value: number, length: number): Promise<void> {
+  await native().memset(Deno.UnsafePointer.create(address), value, BigInt(length));
 }
