@@ -716,11 +716,16 @@ export class ChannelRecorder {
         if (this.#file === f && this.#pos + TOUCH_MARGIN >= lo) return;
         chunk.inFlightStart = lo;
         chunk.inFlight = true;
+        // the writer's cached limit must stop below the piece right now, not at its next refresh
+        if (this.#file === f && f.chunks[this.#cur] === chunk) {
+          this.#limit = Math.min(this.#limit, lo);
+        }
         try {
           await memsetAsync(chunk.region.address + BigInt(lo - start), 0, hi - lo);
         } finally {
           chunk.inFlight = false;
         }
+        if (this.#file === f && f.chunks[this.#cur] === chunk) this.#refreshLimit(f);
         hi = lo;
       }
       chunk.state = "ready";

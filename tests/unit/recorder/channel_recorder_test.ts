@@ -366,3 +366,33 @@ Deno.test("recorded files are read record for record by avsc, python3-avro, avro
   });
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("recorder output stays valid when an unpaced writer overtakes chunk prefaulting", async () => {
+  const { recoverFile } = await import("../../../src/recorder/recover.ts");
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open({
+    ...base(dir),
+    preallocChunk: 16 << 20,
+    blockSize: 65536,
+    rotateSize: 0,
+  });
+  const batch = makeBatch(32, 1400);
+  fillBatch(batch, 0, 32, 0);
+  for (let i = 0; i < 32; i++) batch.lengths[i] = 1400;
+  let lastYield = performance.now();
+  while (rec.stats.bytes < 80e6) {
+    rec.append(batch, 32, Date.now() * 1000);
+    if (performance.now() - lastYield >= 5) {
+      rec.poll(Date.now());
+      await new Promise((r) => setTimeout(r, 0));
+      lastYield = performance.now();
+    }
+  }
+  await rec.close();
+  assert.equal(rec.stats.unrecorded + rec.stats.records, rec.stats.nextSeq);
+  const [file] = avroFiles(dir);
+  const r = await recoverFile(file!, { dryRun: true });
+  assert.equal(r.action, "clean", r.message);
+  assert.equal(r.records, rec.stats.records);
+  Deno.removeSync(dir, { recursive: true });
+});
