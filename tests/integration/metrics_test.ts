@@ -219,3 +219,64 @@ Deno.test("starting the server prints nothing on stdout (no Listening banner)", 
   assert.equal(new TextDecoder().decode(out.stdout), "");
   assert.match(err, /msg="Metrics and status page" url=http:\/\/127\.0\.0\.1:[0-9]+\//);
 });
+
+Deno.test("disk use reaches /stats and /metrics; hostile text in the page's initial state cannot close its script", async () => {
+  const hostile = '</script><script>alert("x")</script>';
+  const base = fixedSource();
+  const s = await startMetricsServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    source: {
+      ...base,
+      snapshots: () => [{
+        name: "rec",
+        atMs: Date.now(),
+        state: "failed",
+        received: 1,
+        receivedBytes: 2,
+        truncated: 0,
+        kernelDrops: 0,
+        receiveErrors: 0,
+        relayed: 0,
+        relayErrors: 0,
+        restarts: 0,
+        recorded: 5,
+        recordedBytes: 6,
+        recordBlocks: 1,
+        recordFiles: 1,
+        recordFsyncs: 0,
+        recordErrors: 0,
+        unrecorded: 0,
+        currentFile: `/data/rec/${hostile}.avro`,
+        decimatePublished: 0,
+        decimateOverruns: 0,
+        decimatedOut: 0,
+        decimatedSamples: 0,
+        decimateResets: 0,
+        decimateSendErrors: 0,
+        rcvbufEffective: 0,
+        destinations: [],
+        lastError: hostile,
+      }],
+      diskUsage:
+        () => [{ channel: "rec", path: "/data/rec", usedBytes: 4096, availableBytes: null }],
+    },
+  });
+  try {
+    const stats = (await getJson(`${s.url}stats`)).body as StatsBody;
+    assert.deepEqual(stats.channels[0]!.disk, {
+      path: "/data/rec",
+      usedBytes: 4096,
+      availableBytes: null,
+    });
+    assert.equal(stats.channels[0]!.lastError, hostile);
+    const f = await metrics(s.url);
+    assert.equal(sampleValue(f, "chanrelay_record_dir_bytes", { channel: "rec" }), 4096);
+    assert.equal(f.get("chanrelay_record_dir_available_bytes")?.samples.length, 0);
+    const html = await (await fetch(s.url)).text();
+    assert.equal(html.split("</script>").length - 1, 2, "only the page's own two scripts close");
+    assert.ok(html.includes("\\u003c/script>\\u003cscript>alert"), "the value is there, escaped");
+  } finally {
+    await s.close();
+  }
+});
