@@ -59,6 +59,7 @@ export function notifyReady(status?: string): boolean {
  * requires since systemd 253); send `notifyReady()` when it is done.
  */
 export function notifyReloading(status?: string): boolean {
+  if (target() === null) return false; // no clock read (FFI) when nobody listens
   const usec = Math.floor(monotonicNs() / 1000);
   let s = `RELOADING=1\nMONOTONIC_USEC=${usec}`;
   if (status !== undefined) s += `\nSTATUS=${oneLine(status)}`;
