@@ -7,7 +7,10 @@
  */
 import { ErrnoError } from "../../ffi/errno.ts";
 import { DatagramBatch, UdpSocket } from "../../ffi/udp_socket.ts";
+import { realtimeUs } from "../../ffi/clock.ts";
 import { configureLog, log } from "../log.ts";
+import { ChannelRecorder } from "../recorder/channel_recorder.ts";
+import { type RingHandle, RingProducer } from "../decimate/ring.ts";
 import { FanOut } from "../relay/fan_out.ts";
 import { ChannelShared, CTL, CTR, WorkerState } from "./counters.ts";
 import { type FromWorker, parseToWorker } from "./messages.ts";
@@ -16,6 +19,7 @@ import type { ChannelPlan } from "./plan.ts";
 const RECV_TIMEOUT_MS = 100;
 const YIELD_EVERY_MS = 5;
 const RETRY_CONNECT_MS = 1000;
+const RECORDER_RETRY_MS = 10_000;
 
 function post(msg: FromWorker): void {
   self.postMessage(msg);
@@ -43,7 +47,47 @@ function errInfo(e: unknown): { message: string; code: string | null } {
   return { message: e instanceof Error ? e.message : String(e), code: null };
 }
 
-async function run(plan: ChannelPlan, shared: ChannelShared): Promise<void> {
+async function openRecorder(
+  plan: ChannelPlan,
+  shared: ChannelShared,
+): Promise<ChannelRecorder | null> {
+  if (plan.record === null) return null;
+  const ctr = shared.counters;
+  try {
+    const rec = await ChannelRecorder.open({
+      ...plan.record,
+      firstSeq: Math.max(0, ctr[CTR.REC_NEXT_SEQ]!),
+    });
+    for (const r of rec.recovered) {
+      log.info("Recovered recording", {
+        channel: plan.name,
+        file: r.path ?? "",
+        report: JSON.stringify(r),
+      });
+    }
+    return rec;
+  } catch (e) {
+    ctr[CTR.REC_ERRORS] = ctr[CTR.REC_ERRORS]! + 1;
+    log.limited(
+      `rec-open-${plan.name}`,
+      60_000,
+      "error",
+      "Cannot start recording; relaying on, retrying",
+      {
+        channel: plan.name,
+        dir: plan.record.dir,
+        error: e instanceof Error ? e.message : String(e),
+      },
+    );
+    return null;
+  }
+}
+
+async function run(
+  plan: ChannelPlan,
+  shared: ChannelShared,
+  ring: RingHandle | null,
+): Promise<void> {
   const ctl = shared.control;
   const ctr = shared.counters;
   configureLog(plan.log);
@@ -83,6 +127,7 @@ async function run(plan: ChannelPlan, shared: ChannelShared): Promise<void> {
       post({ type: "fatal", stage: "destination", ...errInfo(e) });
       return;
     }
+    const recorder = await openRecorder(plan, shared);
     post({
       type: "ready",
       rcvbufRequested: buf.requested,
@@ -91,10 +136,53 @@ async function run(plan: ChannelPlan, shared: ChannelShared): Promise<void> {
       dropCounter,
     });
     Atomics.store(ctl, CTL.STATE, WorkerState.RUNNING);
-    await loop(plan, shared, rx, fan);
+    await loop(plan, shared, rx, fan, recorder, ring === null ? null : new RingProducer(ring));
   } finally {
     fan?.close();
     rx.close();
+  }
+}
+
+/** Recorder counters of earlier Worker lives (and of failed opens), added to the recorder's own. */
+interface RecordBase {
+  records: number;
+  bytes: number;
+  blocks: number;
+  files: number;
+  fsyncs: number;
+  errors: number;
+  unrecorded: number;
+  file: string;
+}
+
+function recordBase(ctr: Float64Array): RecordBase {
+  return {
+    records: ctr[CTR.REC_RECORDS]!,
+    bytes: ctr[CTR.REC_BYTES]!,
+    blocks: ctr[CTR.REC_BLOCKS]!,
+    files: ctr[CTR.REC_FILES]!,
+    fsyncs: ctr[CTR.REC_FSYNCS]!,
+    errors: ctr[CTR.REC_ERRORS]!,
+    unrecorded: ctr[CTR.REC_UNRECORDED]!,
+    file: "",
+  };
+}
+
+/** Copies the recorder's counters into shared memory. */
+function publishRecorderStats(rec: ChannelRecorder, shared: ChannelShared, base: RecordBase): void {
+  const ctr = shared.counters;
+  const st = rec.stats;
+  ctr[CTR.REC_RECORDS] = base.records + st.records;
+  ctr[CTR.REC_BYTES] = base.bytes + st.bytes;
+  ctr[CTR.REC_BLOCKS] = base.blocks + st.blocks;
+  ctr[CTR.REC_FILES] = base.files + st.files;
+  ctr[CTR.REC_FSYNCS] = base.fsyncs + st.fsyncs;
+  ctr[CTR.REC_ERRORS] = base.errors + st.recordErrors;
+  ctr[CTR.REC_UNRECORDED] = base.unrecorded + st.unrecorded;
+  ctr[CTR.REC_NEXT_SEQ] = st.nextSeq;
+  if (st.currentFile !== base.file) {
+    base.file = st.currentFile;
+    shared.setCurrentFile(st.currentFile);
   }
 }
 
@@ -103,50 +191,107 @@ async function loop(
   shared: ChannelShared,
   rx: UdpSocket,
   fan: FanOut,
+  recorderAtStart: ChannelRecorder | null,
+  ring: RingProducer | null,
 ): Promise<void> {
   const ctl = shared.control;
   const ctr = shared.counters;
   const batch = new DatagramBatch(plan.batch, plan.maxDatagram);
   const lengths = batch.lengths;
   const truncated = batch.truncated;
+  const data = batch.data;
+  const slot = batch.slotSize;
   const dropBase = ctr[CTR.RX_KERNEL_DROPS]!; // drops of earlier sockets of this channel
   const faultAfter = plan.faultAfter;
+  let recorder = recorderAtStart;
+  const base = recordBase(ctr);
+  if (recorder !== null) publishRecorderStats(recorder, shared, base);
+  let unrecorded = 0; // while recording is wanted but the recorder could not open
+  let rotateSeen = Atomics.load(ctl, CTL.ROTATE);
+  let decPublished = ctr[CTR.DEC_PUBLISHED]!;
+  let decOverruns = ctr[CTR.DEC_OVERRUNS]!;
   let nextYield = performance.now() + YIELD_EVERY_MS;
   let nextRetry = performance.now() + RETRY_CONNECT_MS;
-  while (Atomics.load(ctl, CTL.STOP) === 0) {
-    const n = rx.recvBatch(batch);
-    if (n > 0) {
-      let bytes = 0;
-      let trunc = 0;
-      for (let i = 0; i < n; i++) {
-        bytes += lengths[i]!;
-        trunc += truncated[i]!;
+  let nextRecorderRetry = performance.now() + RECORDER_RETRY_MS;
+  try {
+    while (Atomics.load(ctl, CTL.STOP) === 0) {
+      const n = rx.recvBatch(batch);
+      if (n > 0) {
+        let bytes = 0;
+        let trunc = 0;
+        for (let i = 0; i < n; i++) {
+          bytes += lengths[i]!;
+          trunc += truncated[i]!;
+        }
+        fan.send(batch, n, bytes);
+        if (recorder !== null) recorder.append(batch, n, realtimeUs());
+        else if (plan.record !== null) unrecorded += n;
+        if (ring !== null) {
+          for (let i = 0; i < n; i++) {
+            if (ring.publish(data, i * slot, lengths[i]!)) decPublished++;
+            else decOverruns++;
+          }
+          ctr[CTR.DEC_PUBLISHED] = decPublished;
+          ctr[CTR.DEC_OVERRUNS] = decOverruns;
+        }
+        ctr[CTR.RX_DATAGRAMS] = ctr[CTR.RX_DATAGRAMS]! + n;
+        ctr[CTR.RX_BYTES] = ctr[CTR.RX_BYTES]! + bytes;
+        ctr[CTR.RX_BATCHES] = ctr[CTR.RX_BATCHES]! + 1;
+        if (trunc > 0) ctr[CTR.RX_TRUNCATED] = ctr[CTR.RX_TRUNCATED]! + trunc;
+        if (batch.drops > 0) ctr[CTR.RX_KERNEL_DROPS] = dropBase + batch.drops;
+        ctr[CTR.RX_LAST_MS] = Date.now();
+        if (faultAfter !== null && ctr[CTR.RX_DATAGRAMS]! >= faultAfter) {
+          throw new Error(`Injected fault after ${faultAfter} datagrams`);
+        }
+      } else if (n < 0) {
+        ctr[CTR.RX_ERRORS] = ctr[CTR.RX_ERRORS]! + 1;
+        log.limited(`rx-${plan.name}`, 10_000, "warn", "Receive failed", {
+          channel: plan.name,
+          error: new ErrnoError("receive on", -n, plan.listenText).message,
+        });
       }
-      fan.send(batch, n, bytes);
-      ctr[CTR.RX_DATAGRAMS] = ctr[CTR.RX_DATAGRAMS]! + n;
-      ctr[CTR.RX_BYTES] = ctr[CTR.RX_BYTES]! + bytes;
-      ctr[CTR.RX_BATCHES] = ctr[CTR.RX_BATCHES]! + 1;
-      if (trunc > 0) ctr[CTR.RX_TRUNCATED] = ctr[CTR.RX_TRUNCATED]! + trunc;
-      if (batch.drops > 0) ctr[CTR.RX_KERNEL_DROPS] = dropBase + batch.drops;
-      if (faultAfter !== null && ctr[CTR.RX_DATAGRAMS]! >= faultAfter) {
-        throw new Error(`Injected fault after ${faultAfter} datagrams`);
+      const now = performance.now();
+      if (now >= nextYield) {
+        if (recorder !== null) {
+          const r = Atomics.load(ctl, CTL.ROTATE);
+          if (r !== rotateSeen) {
+            rotateSeen = r;
+            recorder.rotate();
+          }
+          recorder.poll(Date.now());
+          publishRecorderStats(recorder, shared, base);
+        } else if (plan.record !== null) {
+          ctr[CTR.REC_UNRECORDED] = base.unrecorded + unrecorded;
+          if (now >= nextRecorderRetry) {
+            nextRecorderRetry = now + RECORDER_RETRY_MS;
+            recorder = await openRecorder(plan, shared);
+            if (recorder !== null) {
+              base.unrecorded += unrecorded;
+              unrecorded = 0;
+              base.errors = ctr[CTR.REC_ERRORS]!;
+              publishRecorderStats(recorder, shared, base);
+            }
+          }
+        }
+        if (now >= nextRetry) {
+          if (fan.unconnected > 0) fan.retry();
+          nextRetry = now + RETRY_CONNECT_MS;
+        }
+        await yieldToEventLoop();
+        nextYield = performance.now() + YIELD_EVERY_MS;
       }
-    } else if (n < 0) {
-      ctr[CTR.RX_ERRORS] = ctr[CTR.RX_ERRORS]! + 1;
-      log.limited(`rx-${plan.name}`, 10_000, "warn", "Receive failed", {
-        channel: plan.name,
-        error: new ErrnoError("receive on", -n, plan.listenText).message,
-      });
     }
-    const now = performance.now();
-    if (n > 0) ctr[CTR.RX_LAST_MS] = Date.now();
-    if (now >= nextYield) {
-      if (now >= nextRetry) {
-        if (fan.unconnected > 0) fan.retry();
-        nextRetry = now + RETRY_CONNECT_MS;
+  } finally {
+    if (recorder !== null) {
+      try {
+        await recorder.close();
+        publishRecorderStats(recorder, shared, base);
+      } catch (e) {
+        log.error("Cannot finish the recording", {
+          channel: plan.name,
+          error: e instanceof Error ? e.message : String(e),
+        });
       }
-      await yieldToEventLoop();
-      nextYield = performance.now() + YIELD_EVERY_MS;
     }
   }
 }
@@ -160,7 +305,7 @@ self.onmessage = (ev: MessageEvent) => {
   switch (msg.type) {
     case "start": {
       const shared = new ChannelShared(msg.sab);
-      run(msg.plan, shared).then(
+      run(msg.plan, shared, msg.ring).then(
         () => {
           Atomics.store(shared.control, CTL.STATE, WorkerState.STOPPED);
           post({ type: "stopped" });

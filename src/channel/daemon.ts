@@ -1,17 +1,31 @@
 /**
- * The `run` lifecycle: start every channel, report ready, log stats, reload on SIGHUP, dump stats
- * on SIGUSR1, stop on SIGINT/SIGTERM.
+ * The `run` lifecycle: start every channel (with its decimation ring), serve metrics and the status
+ * page, report ready (log and sd_notify), log stats, reload on SIGHUP, dump stats on SIGUSR1, stop
+ * on SIGINT/SIGTERM with every recording finished.
  */
-import { log } from "../log.ts";
-import { configureLog } from "../log.ts";
+import { configureLog, log } from "../log.ts";
 import { loadConfigFile } from "../config/load.ts";
 import type { ChanrelayConfig } from "../config/schema.ts";
 import { planAll, type PlanOptions } from "./plan_from_config.ts";
 import type { ChannelPlan } from "./plan.ts";
 import { type ChannelSnapshot, snapshot, statsFields } from "./stats.ts";
 import { type StartFailure, Supervisor } from "./supervisor.ts";
+import { CTL } from "./counters.ts";
 import { EXIT, ExitError } from "../cli/usage.ts";
 import { VERSION } from "../version.ts";
+import { formatIPv4 } from "../../ffi/inet.ts";
+import { DecimatorPool } from "../decimate/pool.ts";
+import type { RingHandle } from "../decimate/ring.ts";
+import { DiskMonitor, recordDirs } from "../metrics/disk.ts";
+import { type MetricsServer, startMetricsServer } from "../metrics/server.ts";
+import { supervisorStatusSource } from "../metrics/status_source.ts";
+import {
+  closeNotifySocket,
+  notifyReady,
+  notifyReloading,
+  notifyStatus,
+  notifyStopping,
+} from "../service/sd_notify.ts";
 
 /** How the daemon runs. */
 export interface DaemonOptions {
@@ -19,7 +33,7 @@ export interface DaemonOptions {
   configPath: string | null;
   /** Run the channels that start even if some cannot. */
   keepGoing: boolean;
-  /** SIGHUP also rotates recordings. */
+  /** SIGHUP also rotates every recording. */
   rotateOnHup: boolean;
   /** Fault injection and other plan options. */
   planOptions?: PlanOptions;
@@ -33,10 +47,14 @@ export interface DaemonOptions {
 
 /** Plans compare equal when a Worker would run the same (JSON of the plan). */
 function samePlan(a: ChannelPlan, b: ChannelPlan): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify({ ...a, faultAfter: null }) === JSON.stringify({ ...b, faultAfter: null });
 }
 
-/** A running chanrelay: the supervisor plus signals, stats and reloads. */
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A running chanrelay: the supervisor plus signals, stats, metrics and reloads. */
 export class Daemon {
   /** The channels. */
   readonly supervisor = new Supervisor();
@@ -51,6 +69,9 @@ export class Daemon {
   #statsTimer: ReturnType<typeof setInterval> | null = null;
   #reloading: Promise<void> | null = null;
   readonly #signals: [Deno.Signal, () => void][] = [];
+  #pool: DecimatorPool | null = null;
+  #metrics: MetricsServer | null = null;
+  #disk: DiskMonitor | null = null;
 
   constructor(config: ChanrelayConfig, options: DaemonOptions) {
     this.config = config;
@@ -62,10 +83,15 @@ export class Daemon {
     return this.#options.configPath;
   }
 
+  /** The URL of the status page, or null when it is not served. */
+  get metricsUrl(): string | null {
+    return this.#metrics?.url ?? null;
+  }
+
   /** Snapshots of every channel. */
   snapshots(): ChannelSnapshot[] {
     return [...this.supervisor.channels.values()].map((rt) =>
-      snapshot(rt.plan, rt.shared, rt.state)
+      snapshot(rt.plan, rt.shared, rt.state, rt.ring)
     );
   }
 
@@ -74,8 +100,17 @@ export class Daemon {
       Deno.addSignalListener(sig, fn);
       this.#signals.push([sig, fn]);
     } catch {
-      // not supported on this OS (e.g. SIGUSR1 on Windows): ignore
+      // not supported on this OS: ignore
     }
+  }
+
+  #removeSignals(): void {
+    for (const [sig, fn] of this.#signals) {
+      try {
+        Deno.removeSignalListener(sig, fn);
+      } catch { /* ignore */ }
+    }
+    this.#signals.length = 0;
   }
 
   /** Starts everything, waits for a stop signal, stops; returns the exit code. */
@@ -89,19 +124,17 @@ export class Daemon {
     });
     this.#listen("SIGINT", () => void this.stop("SIGINT"));
     this.#listen("SIGTERM", () => void this.stop("SIGTERM"));
-    this.#listen("SIGHUP", () => void this.reload());
+    this.#listen("SIGHUP", () => {
+      if (this.#options.rotateOnHup) this.rotateAll();
+      void this.reload();
+    });
     this.#listen("SIGUSR1", () => this.dumpStats());
 
-    const plans = planAll(cfg, this.#options.planOptions ?? {});
-    const failures = await this.supervisor.startAll(plans);
-    for (const f of failures) {
-      log.error(`Channel "${f.channel}" cannot start: ${f.message}`, {
-        channel: f.channel,
-        stage: f.stage,
-      });
-    }
-    if (failures.length > 0 && (!this.#options.keepGoing || failures.length === plans.length)) {
-      await this.supervisor.stopAll(250);
+    const failures = await this.#startChannels(planAll(cfg, this.#options.planOptions ?? {}));
+    const total = Object.keys(cfg.channels).length;
+    if (failures.length > 0 && (!this.#options.keepGoing || failures.length === total)) {
+      await this.supervisor.stopAll(this.#stopDeadline());
+      await this.#pool?.close();
       this.#removeSignals();
       throw new ExitError(
         EXIT.CONFIG,
@@ -109,7 +142,9 @@ export class Daemon {
       );
     }
     if (!this.#stopping) {
+      await this.#startMetrics();
       log.info("ready", { channels: this.supervisor.channels.size, failed: failures.length });
+      notifyReady(this.#statusLine());
       this.#startStats();
       await this.#options.onReady?.(this);
       if (this.#options.stopAfterMs !== undefined) {
@@ -121,6 +156,81 @@ export class Daemon {
     return code;
   }
 
+  /** Starts channels (attaching decimation first); returns and logs the failures. */
+  async #startChannels(plans: readonly ChannelPlan[]): Promise<StartFailure[]> {
+    const failures: StartFailure[] = [];
+    const rings = new Map<string, RingHandle>();
+    const startable: ChannelPlan[] = [];
+    for (const p of plans) {
+      const r = await this.#attachDecimation(p);
+      if (typeof r === "string") failures.push({ channel: p.name, stage: "decimate", message: r });
+      else {
+        if (r !== null) rings.set(p.name, r);
+        startable.push(p);
+      }
+    }
+    const started = await this.supervisor.startAll(startable, (name) => rings.get(name) ?? null);
+    for (const f of started) if (rings.has(f.channel)) await this.#pool?.detach(f.channel);
+    failures.push(...started);
+    for (const f of failures) {
+      log.error(`Channel "${f.channel}" cannot start: ${f.message}`, {
+        channel: f.channel,
+        stage: f.stage,
+      });
+    }
+    return failures;
+  }
+
+  /** Attaches a channel's decimation: its ring, null without decimation, or the error. */
+  async #attachDecimation(p: ChannelPlan): Promise<RingHandle | null | string> {
+    if (p.decimate === null) return null;
+    this.#pool ??= new DecimatorPool({ workers: this.config.decimate_workers });
+    try {
+      return await this.#pool.attach(p.name, p.decimate);
+    } catch (e) {
+      return message(e);
+    }
+  }
+
+  /** Stop deadline: recording channels get time to commit and finish their files. */
+  #stopDeadline(): number {
+    return [...this.supervisor.channels.values()].some((rt) => rt.plan.record !== null)
+      ? 1800
+      : 250;
+  }
+
+  async #startMetrics(): Promise<void> {
+    this.#disk ??= new DiskMonitor(() => recordDirs(this.config));
+    void this.#disk.start();
+    const m = this.config.metrics;
+    if (m === null || this.#metrics !== null) return;
+    const disk = this.#disk;
+    const source = supervisorStatusSource(this.supervisor, {
+      version: VERSION,
+      configFile: this.configPath,
+      startedMs: this.startedMs,
+      diskUsage: () => disk.usage(),
+    });
+    try {
+      this.#metrics = await startMetricsServer({
+        hostname: formatIPv4(m.ip),
+        port: m.port,
+        source,
+      });
+      log.info("Status page and metrics", { url: this.#metrics.url });
+    } catch (e) {
+      // the relay matters more than the status page: go on without it
+      log.warn("Metrics server not started", { error: message(e) });
+    }
+  }
+
+  #statusLine(): string {
+    const snaps = this.snapshots();
+    const up = snaps.filter((s) => s.state === "running").length;
+    const rx = snaps.reduce((a, s) => a + s.received, 0);
+    return `${up}/${snaps.length} channels up, ${rx} datagrams received`;
+  }
+
   #startStats(): void {
     if (this.#statsTimer !== null) clearInterval(this.#statsTimer);
     this.#statsTimer = setInterval(() => this.logStats(), this.config.stats_interval);
@@ -128,32 +238,32 @@ export class Daemon {
 
   /** Logs one stats line per channel. */
   logStats(): void {
+    notifyStatus(this.#statusLine());
     for (const rt of this.supervisor.channels.values()) {
-      const cur = snapshot(rt.plan, rt.shared, rt.state);
+      const cur = snapshot(rt.plan, rt.shared, rt.state, rt.ring);
       log.info("stats", statsFields(cur, this.#prev.get(rt.name) ?? null));
       this.#prev.set(rt.name, cur);
     }
   }
 
-  /** SIGUSR1: every counter of every channel, one JSON-valued line each. */
+  /** SIGUSR1: every counter of every channel, one line each. */
   dumpStats(): void {
     for (const s of this.snapshots()) {
       log.info("full stats", { channel: s.name, stats: JSON.stringify(s) });
     }
   }
 
-  #removeSignals(): void {
-    for (const [sig, fn] of this.#signals) {
-      try {
-        Deno.removeSignalListener(sig, fn);
-      } catch { /* ignore */ }
+  /** Asks every recording channel to start a new file. */
+  rotateAll(): void {
+    for (const rt of this.supervisor.channels.values()) {
+      if (rt.plan.record !== null) Atomics.add(rt.shared.control, CTL.ROTATE, 1);
     }
-    this.#signals.length = 0;
   }
 
   /**
-   * SIGHUP: re-reads the config file. New channels start, removed ones stop, changed ones restart,
-   * untouched ones go on. An invalid config is rejected with its errors logged; the running one stays.
+   * SIGHUP: re-reads the config file. New channels start, removed ones stop (their files
+   * finished), changed ones restart, untouched ones go on. An invalid config is rejected with its
+   * errors logged; the running one stays.
    */
   reload(): Promise<void> {
     if (this.#reloading) return this.#reloading;
@@ -174,11 +284,12 @@ export class Daemon {
     } catch (e) {
       log.error("Reload rejected: the new config is invalid; the running config stays", {
         file: path,
-        errors: e instanceof Error ? e.message : String(e),
+        errors: message(e),
       });
       return;
     }
     log.info("Reloading", { file: path });
+    notifyReloading();
     const plans = new Map(planAll(next).map((p) => [p.name, p]));
     const running = this.supervisor.channels;
     const removed = [...running.keys()].filter((n) => !plans.has(n));
@@ -186,24 +297,17 @@ export class Daemon {
       running.has(p.name) && !samePlan(running.get(p.name)!.plan, p)
     );
     const added = [...plans.values()].filter((p) => !running.has(p.name));
-    await Promise.all(
-      [...removed, ...changed.map((p) => p.name)].map((n) => this.supervisor.remove(n, 2000)),
-    );
-    const failures: StartFailure[] = [];
-    for (const p of [...changed, ...added]) {
-      const f = await this.supervisor.add(p);
-      if (f) failures.push(f);
-    }
-    for (const f of failures) {
-      log.error(`Channel "${f.channel}" cannot start: ${f.message}`, {
-        channel: f.channel,
-        stage: f.stage,
-      });
-    }
-    const statsChanged = next.stats_interval !== this.config.stats_interval;
+    await Promise.all([...removed, ...changed.map((p) => p.name)].map(async (n) => {
+      const ring = running.get(n)?.ring ?? null;
+      await this.supervisor.remove(n, 1800);
+      if (ring !== null) await this.#pool?.detach(n);
+    }));
+    const oldInterval = this.config.stats_interval;
     this.config = next;
     configureLog({ level: next.log.level, format: next.log.format });
-    if (statsChanged) this.#startStats();
+    const failures = await this.#startChannels([...changed, ...added]);
+    if (next.stats_interval !== oldInterval) this.#startStats();
+    notifyReady(this.#statusLine());
     log.info("Reloaded", {
       added: added.map((p) => p.name).join(","),
       removed: removed.join(","),
@@ -212,17 +316,22 @@ export class Daemon {
     });
   }
 
-  /** Stops every channel and resolves `run()` with exit code 0. */
+  /** Stops every channel (recordings finished) and resolves `run()` with exit code 0. */
   async stop(reason: string): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     const t0 = performance.now();
     log.info("Stopping", { signal: reason });
+    notifyStopping();
     if (this.#statsTimer !== null) clearInterval(this.#statsTimer);
     await this.#options.onStopping?.(this);
     if (this.#reloading) await this.#reloading.catch(() => {});
-    await this.supervisor.stopAll(250);
+    await this.supervisor.stopAll(this.#stopDeadline());
     log.info("Stopped", { ms: Math.round(performance.now() - t0) });
+    await this.#pool?.close();
+    await this.#metrics?.close();
+    this.#disk?.close();
+    closeNotifySocket();
     this.#stopped.resolve(EXIT.OK);
   }
 }

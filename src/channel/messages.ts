@@ -1,8 +1,14 @@
 /** Messages between the supervisor and a channel Worker: discriminated unions. */
 import type { ChannelPlan } from "./plan.ts";
+import type { RingHandle } from "../decimate/ring.ts";
 
 /** Supervisor → Worker. */
-export type ToWorker = { type: "start"; plan: ChannelPlan; sab: SharedArrayBuffer };
+export type ToWorker = {
+  type: "start";
+  plan: ChannelPlan;
+  sab: SharedArrayBuffer;
+  ring: RingHandle | null;
+};
 
 /** Worker → supervisor. */
 export type FromWorker =

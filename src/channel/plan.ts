@@ -3,6 +3,8 @@
  * derived from the validated config.
  */
 import type { LogFormat, LogLevel } from "../log.ts";
+import type { RecorderOptions } from "../recorder/options.ts";
+import type { DecimateOptions } from "../decimate/options.ts";
 
 /** One relay destination. */
 export interface DestinationPlan {
@@ -40,6 +42,10 @@ export interface ChannelPlan {
   readonly relay: readonly DestinationPlan[];
   /** Logging settings for the Worker. */
   readonly log: { level: LogLevel; format: LogFormat };
+  /** Recording settings, or null when the channel does not record. */
+  readonly record: RecorderOptions | null;
+  /** Decimation settings (the decimator pool consumes them), or null. */
+  readonly decimate: DecimateOptions | null;
   /** Test hook: the Worker throws after this many datagrams (first start only). */
   readonly faultAfter: number | null;
 }

@@ -1,6 +1,13 @@
 /** Turns validated config into the plans the channel Workers run. */
 import { isMulticast } from "../../ffi/inet.ts";
-import type { ChannelConfig, ChanrelayConfig } from "../config/schema.ts";
+import type {
+  ChannelConfig,
+  ChanrelayConfig,
+  DecimateConfig,
+  RecordConfig,
+} from "../config/schema.ts";
+import type { RecorderOptions } from "../recorder/options.ts";
+import type { DecimateOptions } from "../decimate/options.ts";
 import type { ChannelPlan, DestinationPlan } from "./plan.ts";
 
 /** Datagrams per receive batch. */
@@ -41,6 +48,8 @@ export function planChannel(
     batch: BATCH_SIZE,
     relay,
     log: { level: cfg.log.level, format: cfg.log.format },
+    record: ch.record && ch.record.enabled ? recorderOptions(ch.name, ch.record) : null,
+    decimate: ch.decimate ? decimateOptions(ch.decimate) : null,
     faultAfter: options.fault && options.fault.channel === ch.name ? options.fault.after : null,
   };
 }
@@ -48,4 +57,51 @@ export function planChannel(
 /** Plans of every channel, in config order. */
 export function planAll(cfg: ChanrelayConfig, options: PlanOptions = {}): ChannelPlan[] {
   return Object.values(cfg.channels).map((ch) => planChannel(cfg, ch, options));
+}
+
+/** The recorder's options for a channel's `record` block. */
+export function recorderOptions(channel: string, r: RecordConfig): RecorderOptions {
+  return {
+    dir: r.path,
+    channel,
+    template: r.template,
+    blockSize: r.block_size,
+    blockInterval: r.block_interval,
+    msyncEvery: r.msync_every,
+    fsyncInterval: r.fsync_interval,
+    rotateSize: r.rotate_size,
+    rotateEvery: r.rotate_every ?? 0,
+    keepFiles: r.keep_files ?? 0,
+    keepSize: r.keep_size ?? 0,
+    keepAge: r.keep_age ?? 0,
+    preallocChunk: r.prealloc_chunk,
+  };
+}
+
+/** The decimator's options for a channel's `decimate` block. */
+export function decimateOptions(d: DecimateConfig): DecimateOptions {
+  const o: DecimateOptions = { to: d.to.text, ttl: d.ttl, loop: d.loop, mode: d.mode };
+  if (d.interface) o.interface = d.interface.text;
+  switch (d.mode) {
+    case "packet":
+      o.factor = d.factor;
+      break;
+    case "rate":
+      o.max_rate = d.max_rate;
+      break;
+    case "samples": {
+      o.factor = d.factor;
+      const s = d.samples;
+      o.samples = {
+        format: s.format,
+        channels: s.channels,
+        header_bytes: s.header_bytes,
+        cutoff: s.cutoff,
+        max_datagram: s.max_datagram,
+        ...(s.seq ? { seq: { offset: s.seq.offset, type: s.seq.type } } : {}),
+      };
+      break;
+    }
+  }
+  return o;
 }

@@ -3,6 +3,7 @@ import { errnoName } from "../../ffi/errno.ts";
 import type { LogFields } from "../log.ts";
 import { ChannelShared, CTR, DEST, WorkerState } from "./counters.ts";
 import type { ChannelPlan } from "./plan.ts";
+import { readRingStats, type RingHandle } from "../decimate/ring.ts";
 
 /** One destination's counters. */
 export interface DestinationSnapshot {
@@ -48,8 +49,14 @@ export interface ChannelSnapshot {
 const STATES = ["stopped", "starting", "running", "failed", "backoff"] as const;
 
 /** Reads every counter of a channel. */
-export function snapshot(plan: ChannelPlan, shared: ChannelShared, state: number): ChannelSnapshot {
+export function snapshot(
+  plan: ChannelPlan,
+  shared: ChannelShared,
+  state: number,
+  ring: RingHandle | null = null,
+): ChannelSnapshot {
   const g = (slot: number) => shared.get(slot);
+  const dec = ring === null ? null : readRingStats(ring);
   return {
     name: plan.name,
     atMs: Date.now(),
@@ -72,10 +79,10 @@ export function snapshot(plan: ChannelPlan, shared: ChannelShared, state: number
     currentFile: shared.currentFile(),
     decimatePublished: g(CTR.DEC_PUBLISHED),
     decimateOverruns: g(CTR.DEC_OVERRUNS),
-    decimatedOut: g(CTR.DEC_DATAGRAMS_OUT),
-    decimatedSamples: g(CTR.DEC_SAMPLES_OUT),
-    decimateResets: g(CTR.DEC_RESETS),
-    decimateSendErrors: g(CTR.DEC_SEND_ERRORS),
+    decimatedOut: dec?.datagramsOut ?? 0,
+    decimatedSamples: dec?.samplesOut ?? 0,
+    decimateResets: dec?.resets ?? 0,
+    decimateSendErrors: dec?.sendErrors ?? 0,
     rcvbufEffective: g(CTR.RCVBUF_EFFECTIVE),
     destinations: plan.relay.map((d, i) => {
       const e = shared.getDest(i, DEST.LAST_ERRNO);

@@ -6,6 +6,7 @@ import { log } from "../log.ts";
 import { ChannelShared, CTL, CTR, WorkerState } from "./counters.ts";
 import { type FromWorker, parseFromWorker, type ToWorker } from "./messages.ts";
 import type { ChannelPlan } from "./plan.ts";
+import type { RingHandle } from "../decimate/ring.ts";
 
 const WORKER_URL = new URL("./channel_worker.ts", import.meta.url);
 const BACKOFF_MIN_MS = 100;
@@ -35,6 +36,8 @@ export class ChannelRuntime {
   plan: ChannelPlan;
   /** Its counters and control words (kept across Worker restarts). */
   readonly shared = new ChannelShared();
+  /** The ring its decimated stream is published into, or null. */
+  readonly ring: RingHandle | null;
   /** What the last Worker reported on start. */
   ready: ReadyInfo | null = null;
   /** The last failure, if the channel is not running. */
@@ -47,9 +50,10 @@ export class ChannelRuntime {
   #restartTimer: ReturnType<typeof setTimeout> | null = null;
   #removed = false;
 
-  constructor(plan: ChannelPlan) {
+  constructor(plan: ChannelPlan, ring: RingHandle | null = null) {
     this.name = plan.name;
     this.plan = plan;
+    this.ring = ring;
   }
 
   /** The Worker's state (see WorkerState). */
@@ -166,6 +170,7 @@ export class ChannelRuntime {
       type: "start",
       plan: first ? this.plan : { ...this.plan, faultAfter: null },
       sab: this.shared.sab,
+      ring: this.ring,
     };
     worker.postMessage(msg);
     return promise;
@@ -211,9 +216,9 @@ export class Supervisor {
   }
 
   /** Starts one channel; resolves with its start failure, or null once it is ready. */
-  async add(plan: ChannelPlan): Promise<StartFailure | null> {
+  async add(plan: ChannelPlan, ring: RingHandle | null = null): Promise<StartFailure | null> {
     if (this.#channels.has(plan.name)) throw new Error(`Channel "${plan.name}" is already running`);
-    const rt = new ChannelRuntime(plan);
+    const rt = new ChannelRuntime(plan, ring);
     this.#channels.set(plan.name, rt);
     const failure = await rt.start(true);
     if (failure !== null) {
@@ -224,8 +229,11 @@ export class Supervisor {
   }
 
   /** Starts every channel in parallel; resolves with the failures (empty when all are ready). */
-  async startAll(plans: readonly ChannelPlan[]): Promise<StartFailure[]> {
-    const results = await Promise.all(plans.map((p) => this.add(p)));
+  async startAll(
+    plans: readonly ChannelPlan[],
+    ringOf: (name: string) => RingHandle | null = () => null,
+  ): Promise<StartFailure[]> {
+    const results = await Promise.all(plans.map((p) => this.add(p, ringOf(p.name))));
     return results.filter((r): r is StartFailure => r !== null);
   }
 

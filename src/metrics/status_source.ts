@@ -85,7 +85,7 @@ export function supervisorStatusSource(
   }
   const snapshots = (): StatusChannel[] =>
     [...supervisor.channels.values()].map((rt) => ({
-      ...snapshot(rt.plan, rt.shared, rt.state),
+      ...snapshot(rt.plan, rt.shared, rt.state, rt.ring),
       listen: rt.plan.listenText,
       lastError: rt.up ? null : rt.lastError,
     }));
