@@ -180,6 +180,7 @@ function publishRecorderStats(rec: ChannelRecorder, shared: ChannelShared, base:
   ctr[CTR.REC_ERRORS] = base.errors + st.recordErrors;
   ctr[CTR.REC_UNRECORDED] = base.unrecorded + st.unrecorded;
   ctr[CTR.REC_NEXT_SEQ] = st.nextSeq;
+  ctr[CTR.REC_COMMITTED_SEQ] = st.committedSeq;
   if (st.currentFile !== base.file) {
     base.file = st.currentFile;
     shared.setCurrentFile(st.currentFile);

@@ -38,6 +38,8 @@ export const CTR = {
   DEC_SEND_ERRORS: 24,
   SEQ_GAPS: 25,
   RCVBUF_EFFECTIVE: 26,
+  /** seq of the last record in a committed block (-1: none yet). */
+  REC_COMMITTED_SEQ: 27,
 } as const;
 
 /** Number of channel-wide slots reserved (room to grow). */
@@ -88,7 +90,10 @@ export class ChannelShared {
     this.counters = new Float64Array(this.sab, 0, CHANNEL_SLOTS + MAX_DESTINATIONS * DEST_SLOTS);
     this.control = new Int32Array(this.sab, counterBytes, CTL_SLOTS);
     this.#file = new Uint8Array(this.sab, counterBytes + CTL_SLOTS * 4, FILE_BYTES);
-    if (sab === undefined) Atomics.store(this.control, CTL.RX_FD, -1);
+    if (sab === undefined) {
+      Atomics.store(this.control, CTL.RX_FD, -1);
+      this.counters[CTR.REC_COMMITTED_SEQ] = -1;
+    }
   }
 
   /** Slot index of destination `d`'s counter `field`. */

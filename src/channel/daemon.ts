@@ -129,6 +129,7 @@ export class Daemon {
       void this.reload();
     });
     this.#listen("SIGUSR1", () => this.dumpStats());
+    this.#listen("SIGUSR2", () => this.rotateAll());
 
     const failures = await this.#startChannels(planAll(cfg, this.#options.planOptions ?? {}));
     const total = Object.keys(cfg.channels).length;

@@ -35,6 +35,10 @@ export interface ChannelSnapshot {
   readonly recordFsyncs: number;
   readonly recordErrors: number;
   readonly unrecorded: number;
+  /** seq of the last record in a committed block (-1: none). */
+  readonly committedSeq: number;
+  /** seq the next recorded datagram gets. */
+  readonly nextSeq: number;
   readonly currentFile: string;
   readonly decimatePublished: number;
   readonly decimateOverruns: number;
@@ -76,6 +80,8 @@ export function snapshot(
     recordFsyncs: g(CTR.REC_FSYNCS),
     recordErrors: g(CTR.REC_ERRORS),
     unrecorded: g(CTR.REC_UNRECORDED),
+    committedSeq: plan.record === null ? -1 : g(CTR.REC_COMMITTED_SEQ),
+    nextSeq: g(CTR.REC_NEXT_SEQ),
     currentFile: shared.currentFile(),
     decimatePublished: g(CTR.DEC_PUBLISHED),
     decimateOverruns: g(CTR.DEC_OVERRUNS),

@@ -14,6 +14,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Run the built-in demo on loopback (no root, no set-up)",
     load: async () => (await import("./demo.ts")).command,
   },
+  rotate: {
+    summary: "Rotate a running chanrelay's recordings now",
+    load: async () => (await import("./rotate.ts")).command,
+  },
   send: {
     summary: "Send numbered test datagrams",
     load: async () => (await import("./send.ts")).command,
