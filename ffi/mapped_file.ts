@@ -2,10 +2,20 @@
  * `MappedFile`: a file preallocated with posix_fallocate and mapped MAP_SHARED, with zero-copy
  * views that cannot be reached after unmap (the views are detached first, so a stale one reads as
  * empty instead of faulting).
+ *
+ * Slow calls also come as `…Async` methods that run on a Deno pool thread (`allocateAsync`,
+ * `fdatasyncAsync`, `region.zeroAsync`, `region.populateAsync`…). A file and each region count
+ * their calls in flight: `unmap()` and `close()` throw EBUSY while one is, so a pool thread can
+ * never touch unmapped memory or a descriptor number that was closed (and maybe reused);
+ * `unmapAsync()` and `closeAsync()` wait for them first. errno is thread-local and lost on a pool
+ * thread: a failed async call rejects with an ErrnoError whose code is the likeliest reason (EIO
+ * for fsync, fdatasync and ftruncate; EINVAL for madvise and msync), except posix_fallocate, which
+ * returns its real error number (ENOSPC).
  */
 import { C } from "./constants.ts";
-import { ErrnoError, unwrap } from "./errno.ts";
+import { ErrnoError, errnoNumber, unwrap } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
+import { libcAsync } from "./libc_async.ts";
 
 const MAP_FAILED = 0xffffffffffffffffn;
 const encoder = new TextEncoder();
@@ -20,6 +30,45 @@ function cString(path: string): Uint8Array {
   const out = new Uint8Array(b.length + 1);
   out.set(b);
   return out;
+}
+
+/** Counts calls in flight and wakes the waiters of `idle()` when none is left. */
+class InFlight {
+  #count = 0;
+  #waiters: (() => void)[] = [];
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Counts `call` until it settles (the count drops in a continuation, never early). */
+  track<T>(call: Promise<T>): Promise<T> {
+    this.#count++;
+    return call.finally(() => {
+      if (--this.#count > 0) return;
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    });
+  }
+
+  /** Settles once no call is in flight. */
+  idle(): Promise<void> {
+    return this.#count === 0 ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
+  }
+}
+
+function busy(syscall: string, path: string): ErrnoError {
+  return new ErrnoError(syscall, errnoNumber("EBUSY"), path);
+}
+
+function checkRange(offset: number, length: number, size: number): void {
+  if (
+    !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
+    offset + length > size
+  ) {
+    throw new RangeError(`Range ${offset}+${length} is outside the region of ${size} bytes`);
+  }
 }
 
 /** How to open a MappedFile. */
@@ -40,6 +89,7 @@ export class MappedFile {
   readonly #path: string;
   readonly #readOnly: boolean;
   readonly #regions = new Set<MappedRegion>();
+  readonly #calls = new InFlight();
 
   private constructor(fd: number, path: string, readOnly: boolean) {
     this.#fd = fd;
@@ -119,6 +169,66 @@ export class MappedFile {
     }
   }
 
+  /**
+   * `allocate` of `[offset, offset+length)` in one posix_fallocate call on a pool thread. Rejects
+   * with an ErrnoError carrying the real error (ENOSPC on a full disk). Where the OS has no
+   * posix_fallocate, zeros are written synchronously instead.
+   */
+  allocateAsync(offset: number, length: number): Promise<void> {
+    const fd = this.#live();
+    const s = libcAsync();
+    if (s.posix_fallocate === null || !C.hasFallocate) {
+      try {
+        this.allocate(offset, length);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    const call = s.posix_fallocate(fd, BigInt(offset), BigInt(length));
+    return this.#calls.track(call).then((rc) => {
+      if (rc !== 0) throw new ErrnoError("allocate", rc, `${this.#path} @${offset}+${length}`);
+    });
+  }
+
+  /** fdatasync(2) (fsync where the OS has none) on a pool thread. Fails as EIO (errno is lost). */
+  fdatasyncAsync(): Promise<void> {
+    const fd = this.#live();
+    const s = libcAsync();
+    const call = s.fdatasync !== null ? s.fdatasync(fd) : s.fsync(fd);
+    return this.#fdCall(call, "fdatasync");
+  }
+
+  /** fsync(2) on a pool thread. Fails as EIO (errno is lost). */
+  fsyncAsync(): Promise<void> {
+    return this.#fdCall(libcAsync().fsync(this.#live()), "fsync");
+  }
+
+  /** ftruncate(2) on a pool thread. Fails as EIO (errno is lost). */
+  truncateAsync(length: number): Promise<void> {
+    return this.#fdCall(libcAsync().ftruncate(this.#live(), BigInt(length)), "truncate");
+  }
+
+  #fdCall(call: Promise<number>, syscall: string): Promise<void> {
+    return this.#calls.track(call).then((rc) => {
+      if (rc !== 0) throw new ErrnoError(syscall, errnoNumber("EIO"), this.#path);
+    });
+  }
+
+  /** Async calls in flight on the descriptor and on every region still mapped. */
+  get inFlight(): number {
+    let n = this.#calls.count;
+    for (const r of this.#regions) n += r.inFlight;
+    return n;
+  }
+
+  /** Settles once no async call is in flight on the file or its regions. */
+  async idle(): Promise<void> {
+    while (this.inFlight > 0) {
+      await Promise.all([this.#calls.idle(), ...[...this.#regions].map((r) => r.idle())]);
+    }
+  }
+
   /** Sets the file's length (e.g. to the logical end of what was written). */
   truncate(length: number): void {
     unwrap(libc().ftruncate(this.#live(), BigInt(length)), "truncate", this.#path);
@@ -165,13 +275,23 @@ export class MappedFile {
     return this.#regions.size;
   }
 
-  /** Unmaps every region still mapped, then closes the descriptor. Safe to call twice. */
+  /**
+   * Unmaps every region still mapped, then closes the descriptor. Safe to call twice.
+   * @throws ErrnoError EBUSY while an async call is in flight (nothing is unmapped or closed then)
+   */
   close(): void {
+    if (this.inFlight > 0) throw busy("close", this.#path);
     for (const r of [...this.#regions]) r.unmap();
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;
     libc().close(fd);
+  }
+
+  /** Waits for every async call on the file and its regions, then `close()`s it. */
+  async closeAsync(): Promise<void> {
+    while (this.inFlight > 0) await this.idle();
+    this.close();
   }
 }
 
@@ -184,6 +304,7 @@ export class MappedRegion {
   readonly #offset: number;
   readonly #path: string;
   readonly #onUnmap: () => void;
+  readonly #calls = new InFlight();
 
   /** @internal use MappedFile.map */
   constructor(
@@ -283,9 +404,98 @@ export class MappedRegion {
     for (let i = offset - (offset % page); i < end; i += page) b[i] = b[i]!;
   }
 
-  /** Detaches every view, then munmaps. Safe to call twice. */
+  /**
+   * Writes zeros over `[offset, offset+length)` (memset on a pool thread): to make the pages
+   * resident and written once before a writer needs them. The caller must make sure nobody else
+   * writes that range until the Promise settles.
+   * @throws RangeError when the range leaves the region; ErrnoError EBADF after unmap
+   */
+  zeroAsync(offset = 0, length: number = this.#length - offset): Promise<void> {
+    checkRange(offset, length, this.#length);
+    const ptr = this.#live();
+    if (length === 0) return Promise.resolve();
+    const at = offset === 0 ? ptr : Deno.UnsafePointer.offset(ptr, offset)!;
+    return this.#calls.track(libcAsync().memset(at, 0, BigInt(length))).then(() => {});
+  }
+
+  /**
+   * MADV_POPULATE_WRITE over `[offset, offset+length)` (widened to pages) on a pool thread: page
+   * tables set up for writing, bytes unchanged. Resolves to false where the kernel lacks it.
+   * @throws RangeError when the range leaves the region; ErrnoError EBADF after unmap
+   */
+  populateAsync(offset = 0, length: number = this.#length - offset): Promise<boolean> {
+    checkRange(offset, length, this.#length);
+    this.#live();
+    if (C.MADV_POPULATE_WRITE < 0 || length === 0) return Promise.resolve(false);
+    const call = libcAsync().madvise(
+      this.#at(offset),
+      BigInt(this.#span(offset, length)),
+      C.MADV_POPULATE_WRITE,
+    );
+    return this.#calls.track(call).then((rc) => rc === 0);
+  }
+
+  /**
+   * madvise over `[offset, offset+length)` (widened to pages) on a pool thread. Fails as EINVAL.
+   * @throws RangeError when the range leaves the region; ErrnoError EBADF after unmap
+   */
+  madviseAsync(advice: number, offset = 0, length: number = this.#length - offset): Promise<void> {
+    checkRange(offset, length, this.#length);
+    const call = libcAsync().madvise(
+      this.#at(offset),
+      BigInt(this.#span(offset, length)),
+      advice,
+    );
+    return this.#calls.track(call).then((rc) => {
+      if (rc !== 0) throw new ErrnoError("madvise", errnoNumber("EINVAL"), this.#path);
+    });
+  }
+
+  /**
+   * msync over `[offset, offset+length)` (widened to pages) on a pool thread (see `msync`).
+   * Fails as EINVAL.
+   * @throws RangeError when the range leaves the region; ErrnoError EBADF after unmap
+   */
+  msyncAsync(sync: boolean, offset = 0, length: number = this.#length - offset): Promise<void> {
+    checkRange(offset, length, this.#length);
+    const call = libcAsync().msync(
+      this.#at(offset),
+      BigInt(this.#span(offset, length)),
+      sync ? C.MS_SYNC : C.MS_ASYNC,
+    );
+    return this.#calls.track(call).then((rc) => {
+      if (rc !== 0) throw new ErrnoError("msync", errnoNumber("EINVAL"), this.#path);
+    });
+  }
+
+  /** Async calls in flight on this region. */
+  get inFlight(): number {
+    return this.#calls.count;
+  }
+
+  /** Settles once no async call is in flight on this region. */
+  idle(): Promise<void> {
+    return this.#calls.idle();
+  }
+
+  #live(): Deno.PointerObject {
+    if (this.#ptr === null) throw new ErrnoError("use unmapped region of", C.EBADF, this.#path);
+    return this.#ptr;
+  }
+
+  /** Waits for the async calls on this region, then `unmap()`s it. */
+  async unmapAsync(): Promise<void> {
+    while (this.#calls.count > 0) await this.#calls.idle();
+    this.unmap();
+  }
+
+  /**
+   * Detaches every view, then munmaps. Safe to call twice.
+   * @throws ErrnoError EBUSY while an async call is in flight on the region (it stays mapped)
+   */
   unmap(): void {
     if (this.#ptr === null) return;
+    if (this.#calls.count > 0) throw busy("unmap", this.#path);
     const ptr = this.#ptr;
     const buf = this.#buffer!;
     this.#ptr = null;

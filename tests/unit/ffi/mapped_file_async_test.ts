@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { C } from "../../../ffi/constants.ts";
+import { ErrnoError } from "../../../ffi/errno.ts";
+import { MappedFile, pageSize } from "../../../ffi/mapped_file.ts";
+import { assertNoFdLeak } from "../../helpers/fds.ts";
+
+const PAGE = pageSize();
+const BIG = 64 << 20; // a memset of this takes tens of ms here: long enough to act during it
+
+/** Runs `fn` with a fresh temp dir, checking that no descriptor leaks across it. */
+function asyncTest(name: string, fn: (dir: string) => Promise<void>, ignore = false): void {
+  Deno.test({
+    name,
+    ignore,
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix: "chanrelay_mapped_async_" });
+      try {
+        await assertNoFdLeak(() => fn(dir));
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+function isErrno(code: string, syscall?: string) {
+  return (e: unknown) =>
+    e instanceof ErrnoError && e.code === code && (syscall === undefined || e.syscall === syscall);
+}
+
+/** Resident kilobytes of the mapping starting at `address`, from /proc/self/smaps. */
+function residentKb(address: bigint): number {
+  const smaps = Deno.readTextFileSync("/proc/self/smaps");
+  const start = smaps.indexOf(`${address.toString(16)}-`);
+  assert.ok(start >= 0, `mapping 0x${address.toString(16)} not in /proc/self/smaps`);
+  const m = /^Rss:\s+(\d+) kB$/m.exec(smaps.slice(start));
+  assert.ok(m !== null, "no Rss line");
+  return Number(m[1]);
+}
+
+asyncTest("allocateAsync grows the file and zeroAsync zeroes exactly its range", async (dir) => {
+  const path = `${dir}/zero.bin`;
+  const f = MappedFile.create(path);
+  try {
+    const length = 4 * PAGE + 100;
+    await f.allocateAsync(0, length);
+    assert.equal(f.size(), length);
+    const r = f.map(0, length);
+    r.bytes.fill(0xee);
+    const p = r.zeroAsync(PAGE + 3, 2 * PAGE + 5);
+    assert.equal(r.inFlight, 1);
+    assert.equal(f.inFlight, 1);
+    await p;
+    assert.equal(r.inFlight, 0);
+    await r.zeroAsync(length - 7); // to the region's end
+    r.unmap();
+    const back = Deno.readFileSync(path);
+    for (let i = 0; i < length; i++) {
+      const zero = (i >= PAGE + 3 && i < 3 * PAGE + 8) || i >= length - 7;
+      if (back[i] !== (zero ? 0 : 0xee)) assert.fail(`byte ${i} is ${back[i]}`);
+    }
+  } finally {
+    f.close();
+  }
+});
+
+asyncTest(
+  "unmap() refuses while a zeroAsync is in flight and unmapAsync() waits for it",
+  async (dir) => {
+    const path = `${dir}/busy.bin`;
+    const f = MappedFile.create(path);
+    try {
+      await f.allocateAsync(0, BIG);
+      const r = f.map(0, BIG);
+      r.bytes.fill(1, BIG - PAGE);
+      const zeroing = r.zeroAsync();
+      assert.throws(() => r.unmap(), isErrno("EBUSY", "unmap"));
+      assert.equal(r.unmapped, false);
+      assert.equal(r.bytes.length, BIG); // still mapped, views still attached
+      assert.throws(() => f.close(), isErrno("EBUSY", "close"));
+      assert.equal(f.mappedRegions, 1);
+      assert.ok(f.fd >= 0);
+      await r.unmapAsync(); // an munmap under the memset would crash the process
+      await zeroing;
+      assert.equal(r.unmapped, true);
+      assert.equal(f.mappedRegions, 0);
+      const tail = new Uint8Array(PAGE);
+      using h = await Deno.open(path);
+      await h.seek(BIG - PAGE, Deno.SeekMode.Start);
+      assert.equal(await h.read(tail), PAGE);
+      assert.ok(tail.every((b) => b === 0), "the memset ran to the end before the unmap");
+    } finally {
+      await f.closeAsync();
+    }
+  },
+);
+
+asyncTest("closeAsync() waits for async calls on the file and its regions", async (dir) => {
+  const f = MappedFile.create(`${dir}/close.bin`);
+  await f.allocateAsync(0, BIG);
+  const r = f.map(0, BIG);
+  const calls = [r.zeroAsync(), f.fdatasyncAsync(), r.msyncAsync(false)];
+  assert.equal(f.inFlight, 3);
+  assert.throws(() => f.close(), isErrno("EBUSY"));
+  await f.closeAsync(); // close() would throw if a call were still counted
+  await Promise.all(calls);
+  assert.equal(f.fd, -1);
+  assert.equal(r.unmapped, true);
+  await f.closeAsync(); // twice is safe
+});
+
+asyncTest(
+  "populateAsync makes the range resident and keeps its bytes",
+  async (dir) => {
+    const f = MappedFile.create(`${dir}/populate.bin`);
+    try {
+      const length = 32 * PAGE;
+      await f.allocateAsync(0, length);
+      const r = f.map(0, length);
+      r.bytes[20 * PAGE] = 42;
+      await r.madviseAsync(C.MADV_DONTNEED);
+      assert.equal(residentKb(r.address), 0);
+      assert.equal(await r.populateAsync(0, 8 * PAGE), true);
+      assert.equal(residentKb(r.address) * 1024, 8 * PAGE);
+      assert.equal(await r.populateAsync(10 * PAGE + 1, 1), true); // widened to its page
+      assert.equal(residentKb(r.address) * 1024, 9 * PAGE);
+      assert.equal(r.bytes[20 * PAGE], 42);
+    } finally {
+      f.close();
+    }
+  },
+  Deno.build.os !== "linux", // residency is read from /proc/self/smaps; macOS has no POPULATE_WRITE
+);
+
+asyncTest("truncateAsync, fsyncAsync and msyncAsync(sync) reach the file", async (dir) => {
+  const path = `${dir}/sync.bin`;
+  const f = MappedFile.create(path);
+  try {
+    await f.allocateAsync(0, 2 * PAGE);
+    const r = f.map(0, 2 * PAGE);
+    r.bytes.set([5, 6, 7], PAGE + 10);
+    await r.msyncAsync(true, PAGE + 10, 3);
+    await r.unmapAsync();
+    await f.truncateAsync(PAGE + 12);
+    await f.fsyncAsync();
+    await f.fdatasyncAsync();
+    assert.equal(f.size(), PAGE + 12);
+    assert.deepEqual([...Deno.readFileSync(path).subarray(PAGE + 10)], [5, 6]);
+  } finally {
+    f.close();
+  }
+});
+
+asyncTest("async calls report failures as ErrnoErrors and reject bad ranges", async (dir) => {
+  const path = `${dir}/errors.bin`;
+  Deno.writeFileSync(path, new Uint8Array(PAGE));
+  const ro = MappedFile.open(path, { readOnly: true });
+  try {
+    // posix_fallocate returns its error number: the real reason survives the pool thread
+    await assert.rejects(ro.allocateAsync(0, 2 * PAGE), isErrno("EBADF", "allocate"));
+    assert.equal(ro.inFlight, 0);
+    const r = ro.map(0, PAGE);
+    assert.throws(() => r.zeroAsync(1, PAGE), RangeError);
+    assert.throws(() => r.zeroAsync(-1, 1), RangeError);
+    assert.throws(() => r.populateAsync(0, PAGE + 1), RangeError);
+    assert.throws(() => r.msyncAsync(false, PAGE, 1), RangeError);
+    await assert.rejects(r.madviseAsync(0x7fff_0000), isErrno("EINVAL", "madvise"));
+    r.unmap();
+    assert.throws(() => r.zeroAsync(), isErrno("EBADF"));
+    assert.throws(() => r.madviseAsync(C.MADV_DONTNEED), isErrno("EBADF"));
+  } finally {
+    ro.close();
+  }
+  assert.throws(() => ro.fdatasyncAsync(), isErrno("EBADF"));
+  assert.throws(() => ro.allocateAsync(0, PAGE), isErrno("EBADF"));
+});
+
+asyncTest(
+  "a region being zeroed while others are written keeps every byte in place",
+  async (dir) => {
+    // two regions of one file: one zeroed on a pool thread while the other is written here
+    const path = `${dir}/two.bin`;
+    const f = MappedFile.create(path);
+    try {
+      await f.allocateAsync(0, 2 * BIG);
+      const a = f.map(0, BIG);
+      const b = f.map(BIG, BIG);
+      a.bytes.fill(9);
+      const zeroing = a.zeroAsync();
+      const bb = b.bytes;
+      for (let i = 0; i < BIG; i += 4096) bb[i] = (i >>> 12) & 255;
+      await zeroing;
+      await Promise.all([a.unmapAsync(), b.unmapAsync()]);
+      const back = Deno.readFileSync(path);
+      assert.ok(back.subarray(0, BIG).every((x) => x === 0));
+      for (let i = 0; i < BIG; i += 4096) {
+        if (back[BIG + i] !== ((i >>> 12) & 255)) assert.fail(`byte ${BIG + i}`);
+      }
+    } finally {
+      f.close();
+    }
+  },
+);
