@@ -41,6 +41,8 @@ export interface DaemonOptions {
   onReady?: (d: Daemon) => void | Promise<void>;
   /** Called when a stop begins (before the channels stop). */
   onStopping?: (d: Daemon) => void | Promise<void>;
+  /** Called once the channels have stopped (their counters are final). */
+  onStopped?: (d: Daemon) => void;
   /** Stop after this many milliseconds (the demo's --duration). */
   stopAfterMs?: number;
 }
@@ -329,6 +331,7 @@ export class Daemon {
     if (this.#reloading) await this.#reloading.catch(() => {});
     await this.supervisor.stopAll(this.#stopDeadline());
     log.info("Stopped", { ms: Math.round(performance.now() - t0) });
+    this.#options.onStopped?.(this);
     await this.#pool?.close();
     await this.#metrics?.close();
     this.#disk?.close();

@@ -245,10 +245,9 @@ export class Supervisor {
     await rt.stop(deadlineMs);
   }
 
-  /** Stops every channel in parallel within `deadlineMs`. */
+  /** Stops every channel in parallel within `deadlineMs` (they stay listed, stopped). */
   async stopAll(deadlineMs = 250): Promise<void> {
-    const all = [...this.#channels.values()];
-    this.#channels.clear();
-    await Promise.all(all.map((rt) => rt.stop(deadlineMs)));
+    // the runtimes stay listed (stopped, never restarted) so their final counters can be read
+    await Promise.all([...this.#channels.values()].map((rt) => rt.stop(deadlineMs)));
   }
 }

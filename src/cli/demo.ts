@@ -69,10 +69,15 @@ async function run(args: string[]): Promise<number> {
       listen: `127.0.0.1:${c.source.port}`,
       rcvbuf: "4MiB",
       relay: c.sinks.map((p) => ({ to: `127.0.0.1:${p}` })),
+      record: { rotate_every: "1m", rotate_size: "64MiB", prealloc_chunk: "4MiB", keep_files: 10 },
+      ...(c.name === "adc0"
+        ? { decimate: { to: `127.0.0.1:${base + 200}`, mode: "packet", factor: 100 } }
+        : {}),
     }])),
   }, { kind: "object", name: "demo config" });
 
-  const sinkCount = channels.reduce((a, c) => a + c.sinks.length, 0);
+  // every channel's destinations, plus one receiver for adc0's decimated stream
+  const sinkCount = channels.reduce((a, c) => a + c.sinks.length, 0) + 1;
   const counters = new Float64Array(new SharedArrayBuffer(8 * 3 * (channels.length + sinkCount)));
   const control = new Int32Array(new SharedArrayBuffer(4));
   let traffic: Worker | null = null;
@@ -93,16 +98,16 @@ async function run(args: string[]): Promise<number> {
       const pps = p && dt > 0 ? (s.received - p.received) / dt : 0;
       const i = channels.findIndex((c) => c.name === s.name);
       const lost = channels[i]!.sinks.reduce((a, _, k) => a + counters[sinkSlot(i, k) + 2]!, 0);
-      return `${s.name} ${fmtRate(pps).padStart(5)} pps rx ${
-        String(s.received).padStart(8)
-      } relayed ${String(s.relayed).padStart(8)} lost ${lost}${
-        s.kernelDrops > 0 ? ` kdrops ${s.kernelDrops}` : ""
-      }`;
+      const extra = (s.kernelDrops > 0 ? ` kdrops ${s.kernelDrops}` : "") +
+        (s.decimatedOut > 0 ? ` dec ${s.decimatedOut}` : "");
+      return `${s.name} ${fmtRate(pps).padStart(5)} pps rx ${String(s.received).padStart(7)} ` +
+        `rec ${String(s.recorded).padStart(7)} lost ${lost}${extra}`;
     });
     prev = snaps;
     console.log(`${t}s  ${parts.join("  |  ")}`);
   };
 
+  let finalSnaps: ChannelSnapshot[] = [];
   const daemon = new Daemon(config, {
     configPath: null,
     keepGoing: false,
@@ -112,7 +117,12 @@ async function run(args: string[]): Promise<number> {
       console.log(
         `chanrelay demo: ${channels.length} channels on 127.0.0.1 (${
           channels.map((c) => `${c.name} ${c.source.rate} pps of ${c.source.size} B`).join(", ")
-        }). Ctrl-C stops.`,
+        }), recording into ${dataDir}; adc0 also decimated 1:100 to 127.0.0.1:${base + 200}.`,
+      );
+      console.log(
+        d.metricsUrl !== null
+          ? `Status page: ${d.metricsUrl}  (Prometheus: ${d.metricsUrl}metrics). Ctrl-C stops.`
+          : "Ctrl-C stops.",
       );
       traffic = new Worker(new URL("./demo_traffic_worker.ts", import.meta.url), {
         type: "module",
@@ -129,7 +139,7 @@ async function run(args: string[]): Promise<number> {
       const msg: DemoTrafficMessage = {
         type: "start",
         sources: channels.map((c) => c.source),
-        sinks: channels.flatMap((c) => c.sinks),
+        sinks: [...channels.flatMap((c) => c.sinks), base + 200],
         counters: counters.buffer as SharedArrayBuffer,
         control: control.buffer as SharedArrayBuffer,
       };
@@ -143,22 +153,29 @@ async function run(args: string[]): Promise<number> {
       await Promise.race([trafficDone, new Promise((r) => setTimeout(r, 500))]);
       traffic?.terminate();
     },
+    onStopped: (d) => {
+      finalSnaps = d.snapshots();
+    },
   });
   const code = await daemon.run();
-  const snaps = prev.length > 0 ? prev : [];
   const seconds = (performance.now() - startedAt) / 1000;
   console.log(`\nSummary after ${seconds.toFixed(1)} s:`);
   channels.forEach((c, i) => {
     const sent = counters[3 * i]!;
     const delivered = c.sinks.map((_, k) => counters[sinkSlot(i, k) + 1]!);
     const lost = c.sinks.reduce((a, _, k) => a + counters[sinkSlot(i, k) + 2]!, 0);
-    const s = snaps.find((x) => x.name === c.name);
+    const s = finalSnaps.find((x) => x.name === c.name);
+    const more = s
+      ? `, kernel drops ${s.kernelDrops}, recorded ${s.recorded} in ${s.recordFiles} file(s)` +
+        (s.decimatedOut > 0 ? `, decimated ${s.decimatedOut}` : "")
+      : "";
     console.log(
       `  ${c.name.padEnd(5)} sent ${sent}, relayed to ${c.sinks.length} destination(s), delivered ${
         delivered.join(" / ")
-      }, lost ${lost}${s ? `, kernel drops ${s.kernelDrops}` : ""}`,
+      }, lost ${lost}${more}`,
     );
   });
+  console.log(`Recordings: ${dataDir}/<channel>/ (read them with "chanrelay inspect FILE")`);
   return code;
 }
 
