@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DENO, ROOT } from "../helpers/env.ts";
 
-Deno.test("demo relays its built-in traffic to every receiver without loss and exits 0 after --duration", async () => {
+Deno.test("demo relays its built-in traffic to every receiver without loss, records all of it into ./data and exits 0 after --duration", async () => {
   const dir = Deno.makeTempDirSync();
   const out = await new Deno.Command(DENO, {
     args: [
@@ -40,5 +40,14 @@ Deno.test("demo relays its built-in traffic to every receiver without loss and e
     assert.equal(delivered.length, Number(m[2]));
     for (const d of delivered) assert.equal(d, sent, l);
     assert.equal(m[4], "0", l);
+    const rec = /recorded (\d+) in (\d+) file/.exec(l);
+    assert.ok(rec, l);
+    assert.equal(Number(rec[1]), sent, `recorded all: ${l}`);
   }
+  for (const ch of ["adc0", "adc1", "gps"]) {
+    const files = [...Deno.readDirSync(`${dir}/data/${ch}`)].map((e) => e.name);
+    assert.ok(files.some((f) => f.endsWith(".avro")), `${ch}: ${files.join(", ")}`);
+    assert.ok(!files.some((f) => f.endsWith(".inprogress")), `${ch}: ${files.join(", ")}`);
+  }
+  assert.match(stdout, /decimated \d+/);
 });
