@@ -9,7 +9,8 @@ import { ErrnoError } from "../../ffi/errno.ts";
 import { DatagramBatch, UdpSocket } from "../../ffi/udp_socket.ts";
 import { realtimeUs } from "../../ffi/clock.ts";
 import { configureLog, log } from "../log.ts";
-import { ChannelRecorder } from "../recorder/channel_recorder.ts";
+// the recorder is imported only by channels that record (keeps relay-only Workers small)
+import type { ChannelRecorder } from "../recorder/channel_recorder.ts";
 import { type RingHandle, RingProducer } from "../decimate/ring.ts";
 import { FanOut } from "../relay/fan_out.ts";
 import { ChannelShared, CTL, CTR, WorkerState } from "./counters.ts";
@@ -54,6 +55,7 @@ async function openRecorder(
   if (plan.record === null) return null;
   const ctr = shared.counters;
   try {
+    const { ChannelRecorder } = await import("../recorder/channel_recorder.ts");
     const rec = await ChannelRecorder.open({
       ...plan.record,
       firstSeq: Math.max(0, ctr[CTR.REC_NEXT_SEQ]!),

@@ -12,6 +12,9 @@ import type { LoadedConfig } from "./load.ts";
 import { formatKeyPath } from "./load.ts";
 import type { ChannelConfig } from "./schema.ts";
 import { formatSize, humanSize } from "./units.ts";
+import { type DiskSpace, diskSpace } from "./disk_space.ts";
+
+export { type DiskSpace, diskSpace, parseDf } from "./disk_space.ts";
 import type { KeyPath } from "./yaml.ts";
 
 /** What a probe found: problems (exit 78), warnings and notes (informational). */
@@ -22,40 +25,6 @@ export interface ProbeResult {
   warnings: ConfigProblem[];
   /** Facts worth printing (free space, directories to be created). */
   notes: string[];
-}
-
-/** Free space of the file system holding a path, from `df -Pk`. */
-export interface DiskSpace {
-  /** Bytes available to unprivileged users. */
-  available: number;
-  /** Mount point. */
-  mount: string;
-}
-
-/** Parses the output of `df -Pk PATH` (POSIX format, 1024-byte blocks). */
-export function parseDf(output: string): DiskSpace | null {
-  const lines = output.trim().split("\n");
-  const line = lines[lines.length - 1];
-  if (lines.length < 2 || line === undefined) return null;
-  const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)%\s+(.*)$/.exec(line);
-  if (!m) return null;
-  return { available: Number(m[4]) * 1024, mount: m[6]! };
-}
-
-/** Free space of the file system holding `dir` (an existing path), or null when df fails. */
-export async function diskSpace(dir: string): Promise<DiskSpace | null> {
-  try {
-    const out = await new Deno.Command("df", {
-      args: ["-Pk", dir],
-      stdout: "piped",
-      stderr: "null",
-      env: { LC_ALL: "C" },
-    }).output();
-    if (!out.success) return null;
-    return parseDf(new TextDecoder().decode(out.stdout));
-  } catch {
-    return null;
-  }
 }
 
 /** The nearest existing ancestor of `path` (itself when it exists), and whether it is a dir. */

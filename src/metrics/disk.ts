@@ -2,7 +2,7 @@
  * Disk use of the recording directories, measured in the background (a directory walk and `df`
  * every `intervalMs`) so that `/metrics` and `/stats` only read a cached value.
  */
-import { diskSpace } from "../config/probe.ts";
+import { diskSpace } from "../config/disk_space.ts";
 import type { ChanrelayConfig } from "../config/schema.ts";
 import { log } from "../log.ts";
 import type { DiskUsage } from "./prometheus.ts";
