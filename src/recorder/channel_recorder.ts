@@ -2,28 +2,57 @@
  * `ChannelRecorder`: records a channel's datagrams into Avro container files through mmap.
  *
  * Threading model. `append()` and `poll()` are synchronous, cheap and never throw: the channel
- * thread calls them from its blocking relay loop. Everything slow (posix_fallocate, prefaulting a
- * chunk with MADV_POPULATE_WRITE, dropping page tables before munmap, fdatasync, finishing a file,
- * retention) runs as `nonblocking` FFI calls or async Deno calls on pool threads; their Promises
- * settle (and the next step is scheduled) only when the caller's thread yields to its event loop.
- * The caller must therefore yield (e.g. `await` a resolved timer) at least every ~10 ms, and call
- * `poll(Date.now())` every few ms.
+ * thread calls them from its blocking relay loop. Everything slow (posix_fallocate, writing zeros
+ * over fresh pages, dropping page tables before munmap, fdatasync, finishing a file, retention)
+ * runs as async calls of `MappedFile`/`MappedRegion` (pool threads) or async Deno calls; their
+ * Promises settle (and the next step is scheduled) only when the caller's thread yields to its
+ * event loop. The caller must therefore yield (e.g. `await` a resolved timer) at least every
+ * ~10 ms, and call `poll(Date.now())` every few ms.
  *
- * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes; the next two
- * chunks are allocated, mapped (MADV_RANDOM, against ext4 read-around stalls) and prefaulted while
- * the writer fills the current one, and the next file (a hidden spare) is prepared the same way, so
- * rotation is a rename plus a header write. Prefaulting is MADV_POPULATE_WRITE plus zeros written
- * over the chunk from its end backwards on a pool thread (on this VM the first write to each page
- * costs ~6 µs even after MADV_POPULATE_WRITE); the zeroing stops 8 MiB short of the writer, which
- * writes the pages before that itself when it is faster. If the writer ever reaches a piece being
- * zeroed, that datagram is dropped and counted (`stalls`, `unrecorded`) rather than waited for.
- * Only allocated space is ever mapped: a full disk is an ENOSPC from posix_fallocate, never a
- * SIGBUS.
+ * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
+ * mapping. Two chunks ahead of the writer are prepared in the background, one after the other:
+ * posix_fallocate, mmap (MADV_RANDOM, against ext4 read-around stalls), then zeros written over
+ * the chunk from its start in pieces (on this VM the first write to each page costs ~6 µs even
+ * after MADV_POPULATE_WRITE; a pool thread pays it instead of the channel thread). Zeroing stops
+ * early, and the chunk is handed over as it is, once the writer comes within `margin` bytes of
+ * it: the writer then pays the first touch of the rest. The next file (a hidden spare) is
+ * prepared the same way, so rotation is a rename plus a header write. Only allocated space is
+ * ever mapped: a full disk is an ENOSPC from posix_fallocate, never a SIGBUS.
  *
- * Blocks. A block reserves a 20-byte header (padded count and size, still zero), then records are
- * encoded in place (each record's first byte last), and the block is committed by writing the sync
- * marker, then the size, then the count (its first byte last, atomically). A block is closed at
- * `blockSize` bytes or when its first record is `blockInterval` ms old.
+ * Invariants (what makes the background work race-free):
+ * 1. Ownership. A chunk is `preparing` (the background owns it; the writer never touches its
+ *    bytes), then `ready` (the writer owns it; no background call will ever touch its bytes again
+ *    until it is retired), or `failed`. The writer writes, msyncs and commits only into `ready`
+ *    chunks, at or below the frontier (the end of the ready chunks contiguous from its own).
+ * 2. Hand-off. A chunk becomes `ready` either when its preparation job has finished (its last
+ *    call settled, nothing further will be issued), or when the writer claims it: only while no
+ *    call on its memory is in flight (`busy` false), after which the job issues nothing more.
+ *    `busy` and `claimed` are read and written on the recorder's thread only, so claiming and
+ *    issuing a call cannot interleave. The one call that may still be in flight on a claimed
+ *    chunk is its posix_fallocate: it works on the descriptor, never on mapped bytes (the writer
+ *    then allocates the same range itself; allocating twice is harmless).
+ * 3. No waiting, no racing. When the writer needs the next chunk and it is being zeroed, the
+ *    datagram is dropped (`unrecorded`; the episode counts one `stalls`), never waited for. A
+ *    chunk the writer had to prepare itself also counts as a stall.
+ * 4. Retirement. A chunk is retired (page tables dropped, then unmapped, in the background) only
+ *    when it lies wholly before the last commit and the msync mark, and before the writer's own
+ *    chunk: nothing writes there any more. `MappedRegion.unmap()` throws while a call is in
+ *    flight on the region and `unmapAsync()`/`closeAsync()` wait for them, so a pool thread can
+ *    never write into unmapped memory, nor use a descriptor number that was closed and reused.
+ *    A file is finished (unmapped, truncated, fsync'd, closed, renamed) only after every job on
+ *    its chunks has settled.
+ * 5. seq. Each datagram passed to `append()` takes the next seq, once, in order, whether it is
+ *    recorded or not. Inside a block seq is contiguous: before the first datagram it drops, the
+ *    writer commits the open block, so a gap (datagrams not recorded) falls between blocks or
+ *    between files, never inside a block. Across blocks seq strictly increases; a file's first
+ *    seq (header metadata) is the seq of the first datagram after it was started.
+ * 6. Blocks. A block reserves a 20-byte header (padded count and size, still zero), then records
+ *    are encoded in place (each record's first byte last), and the block is committed by writing
+ *    the sync marker, then the size, then the count (its first byte last, atomically). A reader
+ *    (recovery after kill -9) therefore sees a block either uncommitted (first byte 0) or whole.
+ *    A block is closed at `blockSize` bytes or when its first record is `blockInterval` ms old.
+ * 7. Files. Only finished files (renamed, fsync'd) are candidates for retention; the file being
+ *    written and the files being finished are not in that list yet.
  *
  * Durability. kill -9: every committed block survives (it is in the page cache), and recovery also
  * salvages the complete records of the open block. Power loss: every block committed before the
@@ -52,14 +81,6 @@ import {
   SPARE_PREFIX,
   uniqueRecordingPath,
 } from "./file_names.ts";
-import {
-  fallocateAsync,
-  fdatasyncAsync,
-  fsyncAsync,
-  ftruncateAsync,
-  madviseAsync,
-  memsetAsync,
-} from "./native.ts";
 import {
   type RecorderOptions,
   type ResolvedRecorderOptions,
@@ -90,7 +111,10 @@ export interface RecorderStats {
   nextSeq: number;
   /** seq of the last committed record (-1: none yet). */
   committedSeq: number;
-  /** Times the writer had to allocate/map a chunk itself because the prepared one was late. */
+  /**
+   * Times the writer found its next chunk unprepared: it prepared the chunk itself, or (while a
+   * background call was in flight on it) dropped datagrams until it was ready.
+   */
   stalls: number;
   /** Path of the file being written ("" when not recording). */
   currentFile: string;
@@ -101,29 +125,16 @@ interface Chunk {
   length: number;
   region: MappedRegion | null;
   /**
-   * `allocating` (posix_fallocate in flight), `mapped` (the writer may use it; page tables and
-   * pages are being prepared), `ready` (every page written once), or `failed` (no space).
+   * `preparing`: the background owns it; `ready`: the writer owns it (no background call touches
+   * its bytes until it is retired); `failed`: no space (or no mapping).
    */
-  state: "allocating" | "mapped" | "ready" | "failed";
-  /** The writer needed it while it was being allocated and did that itself. */
-  takenOver: boolean;
-  /** Zeros are being written over `[inFlightStart, start + length)`… up to the previous piece. */
-  inFlight: boolean;
-  /** Start of the piece being written (only meaningful while `inFlight`). */
-  inFlightStart: number;
-  /** Settles when allocation, mapping and prefaulting are over (never rejects). */
+  state: "preparing" | "ready" | "failed";
+  /** A background call on the chunk's memory is in flight (only while `preparing`). */
+  busy: boolean;
+  /** The writer took it over: its preparation job issues nothing more. */
+  claimed: boolean;
+  /** Settles when the preparation job is over (never rejects). */
   done: Promise<void>;
-}
-
-/** Usable by the writer from its start: mapped, and no zeros being written at its beginning. */
-function usable(c: Chunk): boolean {
-  return c.region !== null && !(c.inFlight && c.inFlightStart === c.start);
-}
-
-/** End of what the writer may use in `c` (below a piece being written), from `c.start` on. */
-function usableEnd(c: Chunk): number {
-  if (c.region === null) return c.start;
-  return c.inFlight ? c.inFlightStart : c.start + c.length;
 }
 
 interface RecFile {
@@ -142,10 +153,12 @@ interface RecFile {
 }
 
 const MADV_DONTNEED = C.MADV_DONTNEED;
-/** Zeros are written over a chunk in pieces of this size, from its end backwards. */
-const TOUCH_PIECE = 1 << 20;
-/** …stopping this far ahead of the writer, which writes the pages before that itself. */
-const TOUCH_MARGIN = 8 << 20;
+/** Zeros are written over a chunk in pieces of at most this size (one pool-thread call each)… */
+const ZERO_PIECE = 2 << 20;
+/** …and zeroing stops, handing the chunk over, once the writer is this close (at most a chunk). */
+const HANDOVER_MARGIN = 16 << 20;
+
+type Lane = "prep" | "spare" | "unmap" | "io";
 const MAX_RECORD_OVERHEAD = 10 + 10 + 1 + 64 + 3 + 10; // varints + address text
 
 function errnoOf(e: unknown): string {
@@ -213,8 +226,15 @@ export class ChannelRecorder {
   #fsyncBusy = false;
   #closed = false;
   #suspended = false;
-  #laneA: Promise<void> = Promise.resolve();
-  #laneB: Promise<void> = Promise.resolve();
+  /** Background job chains: chunk preparation, spare preparation, unmapping, file I/O. */
+  readonly #lanes: Record<Lane, Promise<void>> = {
+    prep: Promise.resolve(),
+    spare: Promise.resolve(),
+    unmap: Promise.resolve(),
+    io: Promise.resolve(),
+  };
+  /** The writer is dropping datagrams because its next chunk is busy (one stall per episode). */
+  #stalled = false;
   readonly #taken = new Set<string>();
 
   private constructor(o: ResolvedRecorderOptions) {
@@ -307,7 +327,7 @@ export class ChannelRecorder {
     this.#nowMs = Date.now();
     this.#lastFsyncMs = this.#nowMs;
     this.#prepareSpare();
-    await this.#laneA;
+    if (this.#spare !== null) await this.#spare.chunks[0]!.done;
     if (this.#spare !== null && this.#spare.chunks[0]!.state === "ready") {
       this.#activate(this.#spare, this.#nowMs);
     } else {
@@ -358,6 +378,7 @@ export class ChannelRecorder {
         continue;
       }
       this.#lastSeq = seq;
+      this.#stalled = false;
       this.#blockCount++;
       this.stats.records++;
       this.stats.bytes += size;
@@ -381,7 +402,7 @@ export class ChannelRecorder {
     return v;
   }
 
-  /** A record that does not fit in the current chunk's usable part: extend it, or cross over. */
+  /** A record that does not fit in the current chunk: cross into the next one, or drop it. */
   #appendSlow(
     seq: number,
     recvTimeUs: number,
@@ -393,12 +414,15 @@ export class ChannelRecorder {
     const f = this.#file!;
     const reserve = this.#blockStart < 0 ? RESERVED_HEADER : 0;
     const need = reserve + size + SYNC_SIZE;
-    this.#refreshLimit(f);
     for (let tries = 0; this.#pos + need > this.#frontier(f); tries++) {
-      const r = tries < 3 ? this.#extend(f) : "failed";
+      // a record (< 66 KiB) fits in the current chunk plus the next (>= 256 KiB)
+      const r = tries < 1 ? this.#takeNext(f) : "failed";
       if (r === "busy") {
-        // the writer caught up with zeros being written: drop rather than wait
-        this.stats.stalls++;
+        // a background call is on the next chunk: drop rather than wait, and keep the gap out
+        // of the open block
+        if (!this.#stalled) this.stats.stalls++;
+        this.#stalled = true;
+        this.#commit();
         return false;
       }
       if (r === "failed") {
@@ -422,60 +446,55 @@ export class ChannelRecorder {
     return true;
   }
 
-  /** End of the usable space contiguous from the writer's chunk. */
+  /** End of the space the writer owns contiguously: its chunk, and the next one when ready. */
   #frontier(f: RecFile): number {
     const c = f.chunks[this.#cur]!;
-    const end = usableEnd(c);
-    if (end < c.start + c.length) return end;
     const next = f.chunks[this.#cur + 1];
-    return next === undefined ? end : usableEnd(next);
+    return next !== undefined && next.state === "ready"
+      ? next.start + next.length
+      : c.start + c.length;
   }
 
-  /** Sets the fast path's limit to what of the current chunk is usable now. */
-  #refreshLimit(f: RecFile): void {
-    const c = f.chunks[this.#cur];
-    if (c !== undefined && c.region !== null) this.#limit = usableEnd(c);
-  }
-
-  /** Moves the writer's view to the chunk holding `#pos` when it reached the current one's end. */
+  /** Moves the writer's view to the chunk holding `#pos` once it reached the current one's end. */
   #advance(f: RecFile): void {
     for (;;) {
       const c = f.chunks[this.#cur]!;
       if (this.#pos < c.start + c.length) break;
       const next = f.chunks[this.#cur + 1];
-      if (next === undefined || !usable(next)) break;
+      if (next === undefined || next.state !== "ready") break;
       this.#cur++;
       this.#buf = next.region!.bytes;
       this.#base = next.start;
+      this.#limit = next.start + next.length;
       this.#prepareNextChunk(f);
     }
-    this.#refreshLimit(f);
   }
 
   /**
-   * Makes more space usable after the frontier: allocates and maps the next chunk here when its
-   * preparation is late (counted as a stall); `"busy"` when zeros are being written right where
-   * the writer needs to go; `"failed"` when there is no space.
+   * Makes the chunk after the writer's `ready`: `"ok"` when it is (prepared, or claimed and
+   * allocated and mapped here because its preparation was late: a stall), `"busy"` when a call on
+   * its memory is in flight (invariant 2: it cannot be claimed then), `"failed"` when no space.
    */
-  #extend(f: RecFile): "ok" | "busy" | "failed" {
-    const c = f.chunks[this.#cur]!;
-    if (usableEnd(c) < c.start + c.length) return "busy";
+  #takeNext(f: RecFile): "ok" | "busy" | "failed" {
     if (f.chunks[this.#cur + 1] === undefined) this.#prepareNextChunk(f);
     const next = f.chunks[this.#cur + 1];
     if (next === undefined || next.state === "failed") return "failed";
-    if (next.region !== null) return "busy";
+    if (next.state === "ready") return "ok";
+    if (next.busy) return "busy";
+    next.claimed = true; // its job issues nothing more from now on
+    this.stats.stalls++;
     try {
-      f.mf.allocate(next.start, next.length, next.length);
-      next.region = this.#mapChunk(f, next);
-      next.takenOver = true;
-      next.state = "mapped";
-      this.stats.stalls++;
-      return "ok";
+      if (next.region === null) {
+        f.mf.allocate(next.start, next.length, next.length);
+        next.region = this.#mapChunk(f, next);
+      }
     } catch (e) {
       next.state = "failed";
       this.#allocationFailed(f, e);
       return "failed";
     }
+    next.state = "ready";
+    return "ok";
   }
 
   #writeAt(f: RecFile, offset: number, src: Uint8Array, from: number, length: number): void {
@@ -483,7 +502,9 @@ export class ChannelRecorder {
     for (const c of f.chunks) {
       if (done >= length) break;
       const at = offset + done;
-      if (c.region === null || at < c.start || at >= c.start + c.length) continue;
+      if (c.state !== "ready" || c.region === null || at < c.start || at >= c.start + c.length) {
+        continue;
+      }
       const n = Math.min(length - done, c.start + c.length - at);
       c.region.bytes.set(src.subarray(from + done, from + done + n), at - c.start);
       done += n;
@@ -492,7 +513,10 @@ export class ChannelRecorder {
 
   #storeByte(f: RecFile, offset: number, value: number): void {
     for (const c of f.chunks) {
-      if (c.region !== null && offset >= c.start && offset < c.start + c.length) {
+      if (
+        c.state === "ready" && c.region !== null && offset >= c.start &&
+        offset < c.start + c.length
+      ) {
         Atomics.store(c.region.bytes, offset - c.start, value);
         return;
       }
@@ -506,7 +530,9 @@ export class ChannelRecorder {
     const from = this.#msyncFrom;
     const to = this.#pos;
     for (const c of f.chunks) {
-      if (c.region === null || c.start + c.length <= from || c.start >= to) continue;
+      if (c.state !== "ready" || c.region === null || c.start + c.length <= from || c.start >= to) {
+        continue;
+      }
       const a = Math.max(from, c.start);
       const b = Math.min(to, c.start + c.length);
       try {
@@ -566,7 +592,6 @@ export class ChannelRecorder {
     const o = this.#o;
     const f = this.#file;
     if (f !== null) {
-      this.#refreshLimit(f);
       if (this.#blockStart >= 0 && nowMs * 1000 - this.#blockOpenUs >= o.blockInterval * 1000) {
         this.#commit();
       }
@@ -674,70 +699,52 @@ export class ChannelRecorder {
     return round(len);
   }
 
-  /**
-   * Starts preparing a chunk at `start` of `f` on the pool: posix_fallocate, mmap (MADV_RANDOM),
-   * MADV_POPULATE_WRITE, then zeros written over it (see `memsetAsync`).
-   */
-  #newChunk(f: RecFile, start: number): Chunk {
-    const length = this.#chunkLength(start);
+  /** A chunk at `start` of `f`, prepared by a job queued on `lane` (see `#prepareChunk`). */
+  #newChunk(f: RecFile, start: number, lane: Lane): Chunk {
     const chunk: Chunk = {
       start,
-      length,
+      length: this.#chunkLength(start),
       region: null,
-      state: "allocating",
-      takenOver: false,
-      inFlight: false,
-      inFlightStart: 0,
+      state: "preparing",
+      busy: false,
+      claimed: false,
       done: Promise.resolve(),
     };
-    chunk.done = (async () => {
-      let rc = await fallocateAsync(f.mf.fd, start, length);
-      if (chunk.takenOver || f.closed) return;
-      if (rc === -1) {
-        try {
-          f.mf.allocate(start, length, length);
-          rc = 0;
-        } catch (e) {
-          rc = e instanceof ErrnoError ? e.errno : 5;
-        }
-      }
-      if (rc !== 0) {
-        chunk.state = "failed";
-        this.#allocationFailed(f, new ErrnoError("allocate", rc, `${f.path} @${start}+${length}`));
-        return;
-      }
-      chunk.region = this.#mapChunk(f, chunk);
-      chunk.state = "mapped";
-      await madviseAsync(chunk.region.address, length, C.MADV_POPULATE_WRITE);
-      // write every page once, from the end backwards, stopping short of the writer
-      for (let hi = start + length; hi > start;) {
-        if (f.closed) return;
-        const lo = Math.max(start, hi - TOUCH_PIECE);
-        if (this.#file === f && this.#pos + TOUCH_MARGIN >= lo) return;
-        chunk.inFlightStart = lo;
-        chunk.inFlight = true;
-        // the writer's cached limit must stop below the piece right now, not at its next refresh
-        if (this.#file === f && f.chunks[this.#cur] === chunk) {
-          this.#limit = Math.min(this.#limit, lo);
-        }
-        try {
-          await memsetAsync(chunk.region.address + BigInt(lo - start), 0, hi - lo);
-        } finally {
-          chunk.inFlight = false;
-        }
-        if (this.#file === f && f.chunks[this.#cur] === chunk) this.#refreshLimit(f);
-        hi = lo;
-      }
-      chunk.state = "ready";
-    })().catch((e) => {
-      if (chunk.region === null) {
-        chunk.state = "failed";
-        this.#allocationFailed(f, e);
-      } else {
-        chunk.state = "ready";
-      }
-    });
+    chunk.done = this.#queue(lane, () => this.#prepareChunk(f, chunk));
     return chunk;
+  }
+
+  /**
+   * A chunk's preparation: posix_fallocate, mmap, then zeros written from its start in pieces,
+   * until done or the writer comes within the hand-over margin; then `ready`. Before every call it
+   * checks that the writer has not claimed the chunk and the file is still open (invariant 2).
+   */
+  async #prepareChunk(f: RecFile, c: Chunk): Promise<void> {
+    if (c.claimed || f.closed) return;
+    try {
+      await f.mf.allocateAsync(c.start, c.length);
+      if (c.claimed || f.closed) return;
+      c.region = this.#mapChunk(f, c);
+    } catch (e) {
+      if (c.claimed || f.closed) return;
+      c.state = "failed";
+      this.#allocationFailed(f, e);
+      return;
+    }
+    const region = c.region;
+    const margin = Math.min(HANDOVER_MARGIN, c.length);
+    const piece = Math.max(pageSize(), Math.min(ZERO_PIECE, c.length >>> 3));
+    for (let at = 0; at < c.length; at += piece) {
+      if (c.claimed || f.closed) return;
+      if (this.#file === f && c.start - this.#pos < margin) break; // hand it over as it is
+      c.busy = true;
+      try {
+        await region.zeroAsync(at, Math.min(piece, c.length - at));
+      } finally {
+        c.busy = false;
+      }
+    }
+    if (!c.claimed && !f.closed) c.state = "ready";
   }
 
   #prepareNextChunk(f: RecFile): void {
@@ -745,20 +752,15 @@ export class ChannelRecorder {
     while (f.chunks.length < this.#cur + 3) {
       const last = f.chunks[f.chunks.length - 1]!;
       if (last.state === "failed") return;
-      const c = this.#newChunk(f, last.start + last.length);
-      f.chunks.push(c);
-      this.#queueA(() => c.done);
+      f.chunks.push(this.#newChunk(f, last.start + last.length, "prep"));
     }
   }
 
-  /** Queues `job` on lane A (chunk and spare preparation, unmapping). */
-  #queueA(job: () => Promise<void> | void): void {
-    this.#laneA = this.#laneA.then(job).catch((e) => this.#backgroundError(e));
-  }
-
-  /** Queues `job` on lane B (fdatasync, finishing files, retention). */
-  #queueB(job: () => Promise<void> | void): void {
-    this.#laneB = this.#laneB.then(job).catch((e) => this.#backgroundError(e));
+  /** Queues `job` after the previous job of `lane`; the result settles with it, never rejects. */
+  #queue(lane: Lane, job: () => Promise<void> | void): Promise<void> {
+    const p = this.#lanes[lane].then(job).catch((e) => this.#backgroundError(e));
+    this.#lanes[lane] = p;
+    return p;
   }
 
   #backgroundError(e: unknown): void {
@@ -766,19 +768,18 @@ export class ChannelRecorder {
     log.error("Recorder background task failed", { channel: this.#o.channel, error: errnoOf(e) });
   }
 
-  /** Unmaps (off the hot path) chunks wholly before the writer, the last commit and the msync mark. */
+  /**
+   * Unmaps (in the background) chunks wholly before the writer's chunk, the last commit and the
+   * msync mark (invariant 4).
+   */
   #retireOldChunks(f: RecFile): void {
-    const keepFrom = this.#o.msyncEvery > 0 ? Math.min(this.#pos, this.#msyncFrom) : this.#pos;
+    const keepFrom = Math.min(f.committedEnd, this.#o.msyncEvery > 0 ? this.#msyncFrom : Infinity);
     for (let i = 0; i < this.#cur; i++) {
       const c = f.chunks[i]!;
-      if (c.region === null || c.start + c.length > keepFrom) continue;
+      if (c.region === null || c.state !== "ready" || c.start + c.length > keepFrom) continue;
       const region = c.region;
       c.region = null;
-      this.#queueA(async () => {
-        await c.done;
-        await madviseAsync(region.address, region.length, MADV_DONTNEED);
-        region.unmap();
-      });
+      this.#queue("unmap", () => dropAndUnmap(region));
     }
   }
 
@@ -815,16 +816,15 @@ export class ChannelRecorder {
       closed: false,
       records: 0,
     };
-    const c = this.#newChunk(spare, 0);
+    const c = this.#newChunk(spare, 0, "spare");
     spare.chunks.push(c);
     this.#spare = spare;
-    this.#queueA(async () => {
-      await c.done;
+    this.#queue("spare", async () => {
       if (c.state === "failed" && this.#spare === spare) {
         this.#spare = null;
         this.#spareRetryAtMs = this.#nowMs + o.retryInterval;
         spare.closed = true;
-        spare.mf.close();
+        await spare.mf.closeAsync();
         await Deno.remove(path).catch(() => {});
       }
     });
@@ -863,9 +863,9 @@ export class ChannelRecorder {
         error: errnoOf(e),
       });
       spare.closed = true;
-      this.#queueA(async () => {
+      this.#queue("spare", async () => {
         await Promise.all(spare.chunks.map((c) => c.done));
-        spare.mf.close();
+        await spare.mf.closeAsync();
         await Deno.remove(spare.path).catch(() => {});
       });
       this.#spareRetryAtMs = nowMs + o.retryInterval;
@@ -885,7 +885,7 @@ export class ChannelRecorder {
     this.#cur = 0;
     this.#buf = bytes;
     this.#base = 0;
-    this.#limit = usableEnd(c0);
+    this.#limit = c0.length;
     this.#pos = header.length;
     this.#msyncFrom = 0;
     this.#blockStart = -1;
@@ -897,27 +897,26 @@ export class ChannelRecorder {
     this.#prepareSpare();
     // make the new name durable (power loss) off the hot path
     const dir = dirOf(spare.path);
-    this.#queueB(() => fsyncDir(dir).catch(() => {}));
+    this.#queue("io", () => fsyncDir(dir).catch(() => {}));
   }
 
   #fsync(f: RecFile): void {
     this.#fsyncBusy = true;
     const upTo = f.committedEnd;
     this.#lastFsyncMs = this.#nowMs;
-    this.#queueB(async () => {
+    this.#queue("io", async () => {
       try {
         if (f.closed) return;
-        const rc = await fdatasyncAsync(f.mf.fd);
-        if (rc === 0) {
-          this.stats.fsyncs++;
-          f.syncedEnd = upTo;
-        } else {
-          this.stats.recordErrors++;
-          log.limited(`rec-fsync-${this.#o.channel}`, 10_000, "error", "Cannot fdatasync", {
-            channel: this.#o.channel,
-            file: f.path,
-          });
-        }
+        await f.mf.fdatasyncAsync();
+        this.stats.fsyncs++;
+        f.syncedEnd = upTo;
+      } catch (e) {
+        this.stats.recordErrors++;
+        log.limited(`rec-fsync-${this.#o.channel}`, 10_000, "error", "Cannot fdatasync", {
+          channel: this.#o.channel,
+          file: f.path,
+          error: errnoOf(e),
+        });
       } finally {
         this.#fsyncBusy = false;
       }
@@ -927,23 +926,21 @@ export class ChannelRecorder {
   /** Finishes a detached file off the hot path: unmap, truncate, fsync, rename, fsync the dir. */
   #finish(f: RecFile): void {
     const o = this.#o;
-    this.#queueB(async () => {
+    this.#queue("io", async () => {
       try {
+        // invariant 4: every job on its chunks is over, and so are its pending unmaps
         await Promise.all(f.chunks.map((c) => c.done));
-        await this.#laneA; // pending unmaps of this file's retired chunks
+        await this.#lanes.unmap;
         for (const c of f.chunks) {
           const r = c.region;
           if (r === null) continue;
           c.region = null;
-          await madviseAsync(r.address, r.length, MADV_DONTNEED);
-          r.unmap();
+          await dropAndUnmap(r);
         }
-        if ((await ftruncateAsync(f.mf.fd, f.committedEnd)) !== 0) {
-          throw new Error(`Cannot truncate "${f.path}"`);
-        }
-        if ((await fsyncAsync(f.mf.fd)) !== 0) throw new Error(`Cannot fsync "${f.path}"`);
+        await f.mf.truncateAsync(f.committedEnd);
+        await f.mf.fsyncAsync();
         this.stats.fsyncs++;
-        f.mf.close();
+        await f.mf.closeAsync();
         let target = f.finalPath;
         try {
           await Deno.lstat(target);
@@ -976,13 +973,13 @@ export class ChannelRecorder {
           file: f.path,
           error: errnoOf(e),
         });
-        f.mf.close();
+        await f.mf.closeAsync().catch(() => {});
       }
     });
   }
 
   #runRetention(): void {
-    this.#queueB(() => this.#retention());
+    this.#queue("io", () => this.#retention());
   }
 
   async #retention(): Promise<void> {
@@ -1009,11 +1006,13 @@ export class ChannelRecorder {
 
   /** Background work still queued (for tests and shutdown). */
   async settle(): Promise<void> {
+    const lanes = this.#lanes;
     for (;;) {
-      const a = this.#laneA;
-      const b = this.#laneB;
-      await Promise.all([a, b]);
-      if (a === this.#laneA && b === this.#laneB) return;
+      const { prep, spare, unmap, io } = lanes;
+      await Promise.all([prep, spare, unmap, io]);
+      if (
+        prep === lanes.prep && spare === lanes.spare && unmap === lanes.unmap && io === lanes.io
+      ) return;
     }
   }
 
@@ -1046,7 +1045,7 @@ export class ChannelRecorder {
     if (spare !== null) {
       spare.closed = true;
       await Promise.all(spare.chunks.map((c) => c.done));
-      spare.mf.close();
+      await spare.mf.closeAsync();
       await Deno.remove(spare.path).catch(() => {});
     }
   }
@@ -1055,6 +1054,13 @@ export class ChannelRecorder {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Drops a retired region's page tables on a pool thread (cheap munmap after), then unmaps it. */
+async function dropAndUnmap(region: MappedRegion): Promise<void> {
+  if (region.unmapped) return;
+  await region.madviseAsync(MADV_DONTNEED).catch(() => {}); // advisory only
+  await region.unmapAsync();
 }
 
 async function readMeta(path: string): Promise<Record<string, string> | null> {
