@@ -1,8 +1,14 @@
 /**
  * The deep scanner: validates a chanrelay recording block by block (count and size sane, sync
- * marker, every record decodes, seq continuous) straight from a byte view (a read-only mmap), with a
+ * marker, every record decodes, seq in order) straight from a byte view (a read-only mmap), with a
  * hand-rolled varint decoder: nothing is allocated per record. Recovery, `inspect` and seq
  * resumption all use it.
+ *
+ * seq rules (what the recorder guarantees): inside a block seq is contiguous; from block to block
+ * it strictly increases, and the first block starts at or after the header's first seq. A jump
+ * between blocks is a gap (datagrams the recorder counted but could not record); the scan counts
+ * the seq numbers skipped in `missing`. A block whose seq goes backwards, repeats, or jumps inside
+ * the block is damage.
  */
 import {
   checkDatagramHeader,
@@ -72,6 +78,8 @@ export interface ScanResult {
   records: number;
   firstSeq: number | null;
   lastSeq: number | null;
+  /** seq numbers skipped between blocks (from the header's first seq on): datagrams not recorded. */
+  missing: number;
   minTimeUs: number | null;
   maxTimeUs: number | null;
   /** Offset after the last valid committed block (the header's end if none). */
@@ -184,7 +192,8 @@ function fillView(buf: Uint8Array): RecordView {
 
 /**
  * Validates the committed block at `pos`. Returns its end (after the sync marker) or a reason.
- * `expected` is the seq its first record must have (NaN: any).
+ * `expected` is the lowest seq its first record may have (NaN: any). A deep check decodes every
+ * record; a shallow one checks the framing and reads the first record's seq only.
  */
 function checkBlock(
   buf: Uint8Array,
@@ -208,16 +217,27 @@ function checkBlock(
   }
   if (!syncAt(buf, dataEnd, sync)) return "sync marker mismatch after the block";
   if (!deep) {
+    const first = readLong(buf, dataStart, dataEnd);
+    if (first !== first) return "record 0 of the block does not decode";
+    if (expected === expected && first < expected) {
+      return `seq goes backwards: expected at least ${expected}, found ${first}`;
+    }
     blockCount = count;
+    blockFirstSeq = first;
     return dataEnd + SYNC_SIZE;
   }
   let p = dataStart;
-  let want = expected;
+  let want = NaN;
   for (let i = 0; i < count; i++) {
     p = decodeRecord(buf, p, dataEnd);
     if (p < 0) return `record ${i} of the block does not decode`;
-    if (want === want && rSeq !== want) {
-      return `seq discontinuity: expected ${want}, found ${rSeq}`;
+    if (i === 0) {
+      if (expected === expected && rSeq < expected) {
+        return `seq goes backwards: expected at least ${expected}, found ${rSeq}`;
+      }
+      blockFirstSeq = rSeq;
+    } else if (rSeq !== want) {
+      return `seq discontinuity inside a block: expected ${want}, found ${rSeq}`;
     }
     want = rSeq + 1;
     if (rTime < minTime) minTime = rTime;
@@ -230,6 +250,7 @@ function checkBlock(
 }
 
 let blockCount = 0;
+let blockFirstSeq = 0;
 let blockLastSeq = 0;
 let minTime = Infinity;
 let maxTime = -Infinity;
@@ -265,6 +286,7 @@ export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanR
     records: 0,
     firstSeq: null,
     lastSeq: null,
+    missing: 0,
     minTimeUs: null,
     maxTimeUs: null,
     goodEnd: 0,
@@ -295,6 +317,7 @@ export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanR
   let pos = h.header.length;
   result.goodEnd = pos;
   let budget = options.recordLimit ?? Infinity;
+  let lastBlock = -1;
   let nextProgress = 0;
   const progressStep = 64 << 20;
 
@@ -338,15 +361,12 @@ export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanR
       result.damage = { offset: pos, reason: r };
       break;
     }
-    if (deep) {
-      if (result.firstSeq === null) result.firstSeq = blockLastSeq - blockCount + 1;
-      result.lastSeq = blockLastSeq;
-      expected = blockLastSeq + 1;
-    } else if (expected === expected) {
-      if (result.firstSeq === null) result.firstSeq = expected;
-      expected += blockCount;
-      result.lastSeq = expected - 1;
-    }
+    if (result.firstSeq === null) result.firstSeq = blockFirstSeq;
+    if (expected === expected) result.missing += blockFirstSeq - expected;
+    // a shallow scan assumes the block contiguous (and checks its last one below)
+    expected = blockFirstSeq + blockCount;
+    result.lastSeq = expected - 1;
+    lastBlock = pos;
     if (options.onRecord && budget > 0) {
       budget -= visitBlock(buf, pos, r, blockCount, options.onRecord, budget);
     }
@@ -355,8 +375,15 @@ export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanR
     pos = r;
     result.goodEnd = pos;
   }
+  if (!deep && lastBlock >= 0) {
+    // the exact last seq: decode the last committed block (it cannot fail: the framing was valid
+    // and deep scans of recorder output agree; if it does, the framing-only answer stands)
+    const r = checkBlock(buf, lastBlock, sync, NaN, true);
+    if (typeof r === "number") result.lastSeq = blockLastSeq;
+  }
   if (result.open !== null) {
     if (result.firstSeq === null) result.firstSeq = result.open.firstSeq;
+    if (expected === expected) result.missing += result.open.firstSeq - expected;
     result.lastSeq = result.open.lastSeq;
   }
   if (minTime <= maxTime) {
@@ -389,7 +416,8 @@ function salvageOpen(
     if (syncAt(buf, p, sync)) break;
     const end = decodeRecord(buf, p, size);
     if (end < 0) break;
-    if (want === want && rSeq !== want) break;
+    // the first record may follow a gap (seq at or after `expected`), the others are contiguous
+    if (want === want && (records === 0 ? rSeq < want : rSeq !== want)) break;
     if (buf[p] === 0) {
       // first byte written last: 0 means incomplete, unless it is seq 0 and the next record
       // (written after this one completed) has begun
