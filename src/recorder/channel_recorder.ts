@@ -153,10 +153,22 @@ interface RecFile {
 }
 
 const MADV_DONTNEED = C.MADV_DONTNEED;
-/** Zeros are written over a chunk in pieces of at most this size (one pool-thread call each)… */
-const ZERO_PIECE = 2 << 20;
-/** …and zeroing stops, handing the chunk over, once the writer is this close (at most a chunk). */
-const HANDOVER_MARGIN = 16 << 20;
+/**
+ * How chunks are zeroed ahead of the writer. Tests and benchmarks may change these (the stress
+ * test makes hand-offs race on purpose); nothing else should.
+ */
+export const RECORDER_TUNING = {
+  /** Zeros are written over a chunk in pieces of at most this size (one pool-thread call each)… */
+  zeroPiece: 2 << 20,
+  /**
+   * …and no piece is started once the writer is closer to the chunk than it writes in this many
+   * ms (its rate measured by `poll()`, a decaying maximum), nor closer than `minMargin` bytes: a
+   * piece's end is seen only when the thread next yields, and until then the writer could not
+   * enter the chunk (it would drop datagrams).
+   */
+  handoverWindowMs: 50,
+  minMargin: 4 << 20,
+};
 
 type Lane = "prep" | "spare" | "unmap" | "io";
 const MAX_RECORD_OVERHEAD = 10 + 10 + 1 + 64 + 3 + 10; // varints + address text
@@ -235,6 +247,10 @@ export class ChannelRecorder {
   };
   /** The writer is dropping datagrams because its next chunk is busy (one stall per episode). */
   #stalled = false;
+  /** The writer's recent peak rate, record bytes per ms (decaying), measured by `poll()`. */
+  #rate = 0;
+  #rateAtMs = 0;
+  #rateBytes = 0;
   readonly #taken = new Set<string>();
 
   private constructor(o: ResolvedRecorderOptions) {
@@ -589,6 +605,13 @@ export class ChannelRecorder {
   poll(nowMs: number): void {
     this.#nowMs = nowMs;
     if (this.#closed) return;
+    const dt = nowMs - this.#rateAtMs;
+    if (dt >= 5) {
+      const rate = (this.stats.bytes - this.#rateBytes) / dt;
+      this.#rate = Math.max(rate, this.#rate * 0.9);
+      this.#rateAtMs = nowMs;
+      this.#rateBytes = this.stats.bytes;
+    }
     const o = this.#o;
     const f = this.#file;
     if (f !== null) {
@@ -732,10 +755,11 @@ export class ChannelRecorder {
       return;
     }
     const region = c.region;
-    const margin = Math.min(HANDOVER_MARGIN, c.length);
-    const piece = Math.max(pageSize(), Math.min(ZERO_PIECE, c.length >>> 3));
+    const t = RECORDER_TUNING;
+    const piece = Math.max(pageSize(), Math.min(t.zeroPiece, c.length >>> 3));
     for (let at = 0; at < c.length; at += piece) {
       if (c.claimed || f.closed) return;
+      const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
       if (this.#file === f && c.start - this.#pos < margin) break; // hand it over as it is
       c.busy = true;
       try {
