@@ -115,3 +115,101 @@ Deno.test({
     assert.equal(out.stop.code, 0);
   },
 });
+
+Deno.test({
+  name:
+    "chanrelay run samples mode: an i16 sine in the pass band comes out of the group with gain 1 ± 0.01 and the filter's delay, a tone above the new Nyquist ≥ 60 dB down, every header that of the datagram that started it",
+  ignore: Deno.build.os !== "linux",
+  async fn(t) {
+    if (!canRunInNamespace(t.name)) return;
+    const r = await runInNetns(fixture("samples_child.ts"), [], {
+      extraSetup: NETNS_VETH_SETUP,
+      timeoutMs: 60_000,
+    });
+    const out = lastJsonLine<{
+      errors: string[];
+      taps: number;
+      datagramsOut: number;
+      samplesOut: number;
+      expectedSamples: number;
+      ttls: number[];
+      wrongHeaders: number;
+      oddSizes: number;
+      maxErr: number;
+      gain: number;
+      aliasDb: number;
+      stats: { received: number; out: number; samples: number; resets: number; overruns: number };
+      stop: { code: number };
+    }>(r);
+    console.error(
+      `samples: ${out.taps} taps, ${out.datagramsOut} datagrams, gain ${out.gain.toFixed(5)}, ` +
+        `max error ${out.maxErr.toFixed(1)} of 12000, alias ${out.aliasDb.toFixed(1)} dB`,
+    );
+    assert.deepEqual(out.errors, [], "the full-rate destination got every datagram byte-exact");
+    assert.equal(out.samplesOut, out.expectedSamples);
+    assert.equal(out.wrongHeaders, 0);
+    assert.equal(out.oddSizes, 0);
+    assert.deepEqual(out.ttls, [2]);
+    assert.ok(Math.abs(out.gain - 1) <= 0.01, `gain ${out.gain}`);
+    assert.ok(out.maxErr <= 0.01 * 12000, `max error ${out.maxErr}`);
+    assert.ok(out.aliasDb <= -60, `the tone above the new Nyquist is only ${out.aliasDb} dB down`);
+    assert.deepEqual(out.stats, {
+      received: 400,
+      out: out.datagramsOut,
+      samples: out.expectedSamples,
+      resets: 0,
+      overruns: 0,
+    });
+    assert.equal(out.stop.code, 0);
+  },
+});
+
+Deno.test({
+  name:
+    "chanrelay run with an overloaded decimator (one Worker, a long samples filter on 1472-byte datagrams): the relay still delivers every datagram and decimate_overruns counts what the decimator lost",
+  ignore: Deno.build.os !== "linux",
+  async fn(t) {
+    if (!canRunInNamespace(t.name)) return;
+    const n = 20_000;
+    const r = await runInNetns(fixture("overload_child.ts"), [String(n)], {
+      extraSetup: NETNS_VETH_SETUP,
+      timeoutMs: 60_000,
+    });
+    const out = lastJsonLine<{
+      errors: string[];
+      sent: number;
+      received: number;
+      seconds: number;
+      stats: {
+        received: number;
+        relayed: number;
+        kernelDrops: number;
+        relayErrors: number;
+        published: number;
+        overruns: number;
+        out: number;
+        samples: number;
+        resets: number;
+      };
+      metricsOverruns: number;
+      stop: { code: number };
+    }>(r);
+    console.error(
+      `overload: ${n} datagrams in ${out.seconds.toFixed(2)} s ` +
+        `(${Math.round(n / out.seconds)}/s); decimator took ${out.stats.published}, ` +
+        `lost ${out.stats.overruns}, sent ${out.stats.out}`,
+    );
+    assert.deepEqual(out.errors, []);
+    assert.equal(out.received, n);
+    assert.equal(out.stats.received, n);
+    assert.equal(out.stats.relayed, n);
+    assert.equal(out.stats.kernelDrops, 0);
+    assert.equal(out.stats.relayErrors, 0);
+    assert.ok(out.stats.overruns > 0, "the decimator kept up: no overload to test");
+    assert.equal(out.stats.published + out.stats.overruns, n);
+    assert.equal(out.metricsOverruns, out.stats.overruns);
+    assert.ok(out.stats.out > 0, "the decimator sent nothing");
+    assert.ok(out.stats.resets > 0, "datagrams lost to overruns reset the filter");
+    assert.equal(out.stop.code, 0);
+  },
+});
