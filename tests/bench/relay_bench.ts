@@ -56,9 +56,12 @@ const env: Record<string, string> = {
   AUTOGROUP_NICE: Deno.env.get("AUTOGROUP_NICE") ?? "-20",
   SOCKPERF: "0",
 };
-const command =
-  Object.entries(env).filter(([k]) => k !== "SUMMARY").map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(" ") + " ../shared/bench/run.sh";
+const shownEnv: Record<string, string> = {
+  ...env,
+  CAND_CMD: `deno run -A --frozen main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`,
+};
+const command = Object.entries(shownEnv).filter(([k]) => k !== "SUMMARY")
+  .map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ") + " ../shared/bench/run.sh";
 console.error(`# ${command}`);
 const started = new Date();
 const proc = await new Deno.Command("bash", {
