@@ -247,6 +247,8 @@ Deno.test("disk use reaches /stats and /metrics; hostile text in the page's init
         recordFsyncs: 0,
         recordErrors: 0,
         unrecorded: 0,
+        committedSeq: -1,
+        nextSeq: 0,
         currentFile: `/data/rec/${hostile}.avro`,
         decimatePublished: 0,
         decimateOverruns: 0,

@@ -25,6 +25,8 @@ function snap(name: string, atMs: number, over: Partial<ChannelSnapshot> = {}): 
     recordFsyncs: 0,
     recordErrors: 0,
     unrecorded: 0,
+    committedSeq: -1,
+    nextSeq: 0,
     currentFile: "",
     decimatePublished: 0,
     decimateOverruns: 0,

@@ -29,6 +29,8 @@ function channel(name: string, n: number, over: Partial<ChannelSnapshot> = {}): 
     recordFsyncs: 10 * n,
     recordErrors: 11 * n,
     unrecorded: 12 * n,
+    committedSeq: -1,
+    nextSeq: 0,
     currentFile: "",
     decimatePublished: 13 * n,
     decimateOverruns: 14 * n,
