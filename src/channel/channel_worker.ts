@@ -130,6 +130,7 @@ async function run(
       return;
     }
     const recorder = await openRecorder(plan, shared);
+    Atomics.store(ctl, CTL.STATE, WorkerState.RUNNING);
     post({
       type: "ready",
       rcvbufRequested: buf.requested,
@@ -137,7 +138,6 @@ async function run(
       rcvbufClamped: buf.clamped,
       dropCounter,
     });
-    Atomics.store(ctl, CTL.STATE, WorkerState.RUNNING);
     await loop(plan, shared, rx, fan, recorder, ring === null ? null : new RingProducer(ring));
   } finally {
     fan?.close();

@@ -70,6 +70,7 @@ export class Daemon {
   #stopping = false;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
   #reloading: Promise<void> | null = null;
+  #reloadAgain = false;
   readonly #signals: [Deno.Signal, () => void][] = [];
   #pool: DecimatorPool | null = null;
   #metrics: MetricsServer | null = null;
@@ -269,8 +270,17 @@ export class Daemon {
    * errors logged; the running one stays.
    */
   reload(): Promise<void> {
-    if (this.#reloading) return this.#reloading;
-    this.#reloading = this.#reload().finally(() => (this.#reloading = null));
+    if (this.#reloading) {
+      // a SIGHUP during a reload: reload once more afterwards, so the newest file wins
+      this.#reloadAgain = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#reloadAgain = false;
+        await this.#reload();
+      } while (this.#reloadAgain && !this.#stopping);
+    })().finally(() => (this.#reloading = null));
     return this.#reloading;
   }
 
