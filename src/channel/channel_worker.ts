@@ -315,7 +315,7 @@ self.onmessage = (ev: MessageEvent) => {
           self.close();
         },
         (e) => {
-          Atomics.store(shared.control, CTL.STATE, WorkerState.FAILED);
+          // the supervisor marks the channel failed when it gets this message, with the reason
           post({
             type: "crashed",
             message: e instanceof Error ? e.message : String(e),

@@ -221,7 +221,6 @@ export class Daemon {
         port: m.port,
         source,
       });
-      log.info("Status page and metrics", { url: this.#metrics.url });
     } catch (e) {
       // the relay matters more than the status page: go on without it
       log.warn("Metrics server not started", { error: message(e) });

@@ -83,8 +83,9 @@ export function snapshot(
     committedSeq: plan.record === null ? -1 : g(CTR.REC_COMMITTED_SEQ),
     nextSeq: g(CTR.REC_NEXT_SEQ),
     currentFile: shared.currentFile(),
-    decimatePublished: g(CTR.DEC_PUBLISHED),
-    decimateOverruns: g(CTR.DEC_OVERRUNS),
+    // the ring counts what it really took (packet mode skips the datagrams it will not keep)
+    decimatePublished: dec?.published ?? g(CTR.DEC_PUBLISHED),
+    decimateOverruns: dec?.overruns ?? g(CTR.DEC_OVERRUNS),
     decimatedOut: dec?.datagramsOut ?? 0,
     decimatedSamples: dec?.samplesOut ?? 0,
     decimateResets: dec?.resets ?? 0,
