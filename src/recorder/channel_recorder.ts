@@ -125,11 +125,13 @@ interface Chunk {
   length: number;
   region: MappedRegion | null;
   /**
-   * `preparing`: the background owns it; `ready`: the writer owns it (no background call touches
-   * its bytes until it is retired); `failed`: no space (or no mapping).
+   * `preparing`: the writer owns `[start, owned)`, the background the rest; `ready`: the writer
+   * owns it all (no background call touches its bytes until it is retired); `failed`: no space.
    */
   state: "preparing" | "ready" | "failed";
-  /** A background call on the chunk's memory is in flight (only while `preparing`). */
+  /** End of the writer's part (file offset). Only ever grows: a cached copy is always safe. */
+  owned: number;
+  /** A background call on the chunk's memory (at `owned` or after) is in flight. */
   busy: boolean;
   /** The writer took it over: its preparation job issues nothing more. */
   claimed: boolean;
@@ -170,7 +172,7 @@ export const RECORDER_TUNING = {
   minMargin: 4 << 20,
 };
 
-type Lane = "prep" | "spare" | "unmap" | "io";
+type Lane = "spare" | "unmap" | "io";
 const MAX_RECORD_OVERHEAD = 10 + 10 + 1 + 64 + 3 + 10; // varints + address text
 
 function errnoOf(e: unknown): string {
@@ -238,9 +240,8 @@ export class ChannelRecorder {
   #fsyncBusy = false;
   #closed = false;
   #suspended = false;
-  /** Background job chains: chunk preparation, spare preparation, unmapping, file I/O. */
+  /** Background job chains: spare file upkeep, unmapping, file I/O (chunks prepare on their own). */
   readonly #lanes: Record<Lane, Promise<void>> = {
-    prep: Promise.resolve(),
     spare: Promise.resolve(),
     unmap: Promise.resolve(),
     io: Promise.resolve(),
@@ -432,10 +433,10 @@ export class ChannelRecorder {
     const need = reserve + size + SYNC_SIZE;
     for (let tries = 0; this.#pos + need > this.#frontier(f); tries++) {
       // a record (< 66 KiB) fits in the current chunk plus the next (>= 256 KiB)
-      const r = tries < 1 ? this.#takeNext(f) : "failed";
+      const r = tries < 2 ? this.#extend(f) : "failed";
       if (r === "busy") {
-        // a background call is on the next chunk: drop rather than wait, and keep the gap out
-        // of the open block
+        // a background call is on the space it needs: drop rather than wait, and keep the gap
+        // out of the open block
         if (!this.#stalled) this.stats.stalls++;
         this.#stalled = true;
         this.#commit();
@@ -462,54 +463,64 @@ export class ChannelRecorder {
     return true;
   }
 
-  /** End of the space the writer owns contiguously: its chunk, and the next one when ready. */
+  /** End of the space the writer owns contiguously from its position. */
   #frontier(f: RecFile): number {
     const c = f.chunks[this.#cur]!;
+    if (c.owned < c.start + c.length) return c.owned;
     const next = f.chunks[this.#cur + 1];
-    return next !== undefined && next.state === "ready"
-      ? next.start + next.length
-      : c.start + c.length;
+    return next === undefined ? c.owned : next.owned;
   }
 
-  /** Moves the writer's view to the chunk holding `#pos` once it reached the current one's end. */
+  /**
+   * Moves the writer's view to the chunk holding `#pos` once it reached the current one's end and
+   * owns part of the next; refreshes the fast path's limit.
+   */
   #advance(f: RecFile): void {
     for (;;) {
       const c = f.chunks[this.#cur]!;
       if (this.#pos < c.start + c.length) break;
       const next = f.chunks[this.#cur + 1];
-      if (next === undefined || next.state !== "ready") break;
+      if (next === undefined || next.owned === next.start) break;
       this.#cur++;
       this.#buf = next.region!.bytes;
       this.#base = next.start;
-      this.#limit = next.start + next.length;
       this.#prepareNextChunk(f);
     }
+    this.#limit = f.chunks[this.#cur]!.owned;
   }
 
   /**
-   * Makes the chunk after the writer's `ready`: `"ok"` when it is (prepared, or claimed and
-   * allocated and mapped here because its preparation was late: a stall), `"busy"` when a call on
-   * its memory is in flight (invariant 2: it cannot be claimed then), `"failed"` when no space.
+   * Makes more space the writer's, at its frontier: `"ok"` when it did (the rest of the chunk
+   * there, claimed while no call is in flight on it, allocated and mapped here if need be: a
+   * stall), `"busy"` when a call on that memory is in flight (invariant 2), `"failed"` when no
+   * space.
    */
-  #takeNext(f: RecFile): "ok" | "busy" | "failed" {
-    if (f.chunks[this.#cur + 1] === undefined) this.#prepareNextChunk(f);
-    const next = f.chunks[this.#cur + 1];
-    if (next === undefined || next.state === "failed") return "failed";
-    if (next.state === "ready") return "ok";
-    if (next.busy) return "busy";
-    next.claimed = true; // its job issues nothing more from now on
+  #extend(f: RecFile): "ok" | "busy" | "failed" {
+    let c = f.chunks[this.#cur]!;
+    if (c.owned === c.start + c.length) {
+      if (f.chunks[this.#cur + 1] === undefined) this.#prepareNextChunk(f);
+      const next = f.chunks[this.#cur + 1];
+      if (next === undefined) return "failed";
+      c = next;
+    }
+    if (c.state === "failed") return "failed";
+    if (c.owned === c.start + c.length) return "ok";
+    if (c.busy) return "busy";
+    c.claimed = true; // its job issues nothing more from now on
     this.stats.stalls++;
     try {
-      if (next.region === null) {
-        f.mf.allocate(next.start, next.length, next.length);
-        next.region = this.#mapChunk(f, next);
+      if (c.region === null) {
+        f.mf.allocate(c.start, c.length, c.length);
+        c.region = this.#mapChunk(f, c);
       }
     } catch (e) {
-      next.state = "failed";
+      c.state = "failed";
       this.#allocationFailed(f, e);
       return "failed";
     }
-    next.state = "ready";
+    c.owned = c.start + c.length;
+    c.state = "ready";
+    this.#advance(f);
     return "ok";
   }
 
@@ -518,10 +529,8 @@ export class ChannelRecorder {
     for (const c of f.chunks) {
       if (done >= length) break;
       const at = offset + done;
-      if (c.state !== "ready" || c.region === null || at < c.start || at >= c.start + c.length) {
-        continue;
-      }
-      const n = Math.min(length - done, c.start + c.length - at);
+      if (c.region === null || at < c.start || at >= c.owned) continue;
+      const n = Math.min(length - done, c.owned - at);
       c.region.bytes.set(src.subarray(from + done, from + done + n), at - c.start);
       done += n;
     }
@@ -529,10 +538,7 @@ export class ChannelRecorder {
 
   #storeByte(f: RecFile, offset: number, value: number): void {
     for (const c of f.chunks) {
-      if (
-        c.state === "ready" && c.region !== null && offset >= c.start &&
-        offset < c.start + c.length
-      ) {
+      if (c.region !== null && offset >= c.start && offset < c.owned) {
         Atomics.store(c.region.bytes, offset - c.start, value);
         return;
       }
@@ -546,11 +552,9 @@ export class ChannelRecorder {
     const from = this.#msyncFrom;
     const to = this.#pos;
     for (const c of f.chunks) {
-      if (c.state !== "ready" || c.region === null || c.start + c.length <= from || c.start >= to) {
-        continue;
-      }
+      if (c.region === null || c.owned <= from || c.start >= to) continue;
       const a = Math.max(from, c.start);
-      const b = Math.min(to, c.start + c.length);
+      const b = Math.min(to, c.owned);
       try {
         c.region.msync(false, a - c.start, b - a);
       } catch {
@@ -615,6 +619,7 @@ export class ChannelRecorder {
     const o = this.#o;
     const f = this.#file;
     if (f !== null) {
+      this.#advance(f); // the zeroing may have handed over more space since
       if (this.#blockStart >= 0 && nowMs * 1000 - this.#blockOpenUs >= o.blockInterval * 1000) {
         this.#commit();
       }
@@ -648,7 +653,7 @@ export class ChannelRecorder {
 
   #tryRotate(): void {
     const f = this.#file;
-    if (f === null) {
+    if (f === null || this.#closed) {
       this.#rotateWanted = false;
       return;
     }
@@ -656,6 +661,8 @@ export class ChannelRecorder {
     if (spare === null || spare.chunks[0]!.state !== "ready") return;
     this.#rotateWanted = false;
     this.#commit();
+    // committing a file past rotateSize rotates it (a nested call): then it is done already
+    if (this.#file !== f) return;
     this.#detach(f);
     this.#activate(spare, this.#nowMs);
     this.#finish(f);
@@ -722,25 +729,27 @@ export class ChannelRecorder {
     return round(len);
   }
 
-  /** A chunk at `start` of `f`, prepared by a job queued on `lane` (see `#prepareChunk`). */
-  #newChunk(f: RecFile, start: number, lane: Lane): Chunk {
+  /** A chunk at `start` of `f`, its preparation started at once (see `#prepareChunk`). */
+  #newChunk(f: RecFile, start: number): Chunk {
     const chunk: Chunk = {
       start,
       length: this.#chunkLength(start),
       region: null,
       state: "preparing",
+      owned: start,
       busy: false,
       claimed: false,
       done: Promise.resolve(),
     };
-    chunk.done = this.#queue(lane, () => this.#prepareChunk(f, chunk));
+    chunk.done = this.#prepareChunk(f, chunk).catch((e) => this.#backgroundError(e));
     return chunk;
   }
 
   /**
-   * A chunk's preparation: posix_fallocate, mmap, then zeros written from its start in pieces,
-   * until done or the writer comes within the hand-over margin; then `ready`. Before every call it
-   * checks that the writer has not claimed the chunk and the file is still open (invariant 2).
+   * A chunk's preparation: posix_fallocate, mmap, then zeros written from its start in pieces;
+   * each zeroed piece becomes the writer's. Once the writer comes within the hand-over margin of
+   * the next piece, the rest is handed over as it is. Before every call it checks that the writer
+   * has not claimed the chunk and the file is still open (invariant 2).
    */
   async #prepareChunk(f: RecFile, c: Chunk): Promise<void> {
     if (c.claimed || f.closed) return;
@@ -755,20 +764,26 @@ export class ChannelRecorder {
       return;
     }
     const region = c.region;
+    const end = c.start + c.length;
     const t = RECORDER_TUNING;
     const piece = Math.max(pageSize(), Math.min(t.zeroPiece, c.length >>> 3));
-    for (let at = 0; at < c.length; at += piece) {
+    while (c.owned < end) {
       if (c.claimed || f.closed) return;
+      const at = c.owned;
       const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
-      if (this.#file === f && c.start - this.#pos < margin) break; // hand it over as it is
+      if (this.#file === f && at - this.#pos < margin) break; // hand the rest over as it is
+      const n = Math.min(piece, end - at);
       c.busy = true;
       try {
-        await region.zeroAsync(at, Math.min(piece, c.length - at));
+        await region.zeroAsync(at - c.start, n);
       } finally {
         c.busy = false;
       }
+      c.owned = at + n;
     }
-    if (!c.claimed && !f.closed) c.state = "ready";
+    if (c.claimed || f.closed) return;
+    c.owned = end;
+    c.state = "ready";
   }
 
   #prepareNextChunk(f: RecFile): void {
@@ -776,7 +791,7 @@ export class ChannelRecorder {
     while (f.chunks.length < this.#cur + 3) {
       const last = f.chunks[f.chunks.length - 1]!;
       if (last.state === "failed") return;
-      f.chunks.push(this.#newChunk(f, last.start + last.length, "prep"));
+      f.chunks.push(this.#newChunk(f, last.start + last.length));
     }
   }
 
@@ -800,7 +815,9 @@ export class ChannelRecorder {
     const keepFrom = Math.min(f.committedEnd, this.#o.msyncEvery > 0 ? this.#msyncFrom : Infinity);
     for (let i = 0; i < this.#cur; i++) {
       const c = f.chunks[i]!;
-      if (c.region === null || c.state !== "ready" || c.start + c.length > keepFrom) continue;
+      if (c.region === null || c.owned < c.start + c.length || c.start + c.length > keepFrom) {
+        continue;
+      }
       const region = c.region;
       c.region = null;
       this.#queue("unmap", () => dropAndUnmap(region));
@@ -840,10 +857,11 @@ export class ChannelRecorder {
       closed: false,
       records: 0,
     };
-    const c = this.#newChunk(spare, 0, "spare");
+    const c = this.#newChunk(spare, 0);
     spare.chunks.push(c);
     this.#spare = spare;
     this.#queue("spare", async () => {
+      await c.done;
       if (c.state === "failed" && this.#spare === spare) {
         this.#spare = null;
         this.#spareRetryAtMs = this.#nowMs + o.retryInterval;
@@ -909,7 +927,7 @@ export class ChannelRecorder {
     this.#cur = 0;
     this.#buf = bytes;
     this.#base = 0;
-    this.#limit = c0.length;
+    this.#limit = c0.owned;
     this.#pos = header.length;
     this.#msyncFrom = 0;
     this.#blockStart = -1;
@@ -1032,11 +1050,10 @@ export class ChannelRecorder {
   async settle(): Promise<void> {
     const lanes = this.#lanes;
     for (;;) {
-      const { prep, spare, unmap, io } = lanes;
-      await Promise.all([prep, spare, unmap, io]);
-      if (
-        prep === lanes.prep && spare === lanes.spare && unmap === lanes.unmap && io === lanes.io
-      ) return;
+      const { spare, unmap, io } = lanes;
+      const chunks = [this.#file, this.#spare].flatMap((f) => f?.chunks.map((c) => c.done) ?? []);
+      await Promise.all([spare, unmap, io, ...chunks]);
+      if (spare === lanes.spare && unmap === lanes.unmap && io === lanes.io) return;
     }
   }
 
@@ -1056,13 +1073,13 @@ export class ChannelRecorder {
       await this.settle();
       return;
     }
+    this.#closed = true; // before the commit: a file past rotateSize must not rotate now
     const f = this.#file;
     if (f !== null) {
       this.#commit();
       this.#detach(f);
       this.#finish(f);
     }
-    this.#closed = true;
     await this.settle();
     const spare = this.#spare;
     this.#spare = null;

@@ -396,3 +396,57 @@ Deno.test("recorder output stays valid when an unpaced writer overtakes chunk pr
   assert.equal(r.records, rec.stats.records);
   Deno.removeSync(dir, { recursive: true });
 });
+
+/**
+ * Rotates once by size, then (without yielding, so the next spare cannot get ready) writes the
+ * second file past `rotateSize`: it is then due for rotation at every commit.
+ */
+async function fillPastRotateSize(rec: ChannelRecorder): Promise<void> {
+  while (rec.stats.files < 2) await feed(rec, 32);
+  const from = rec.stats.bytes;
+  const batch = makeBatch(32, MAX_LEN);
+  while (rec.stats.bytes - from < 150_000) {
+    fillBatch(batch, rec.stats.nextSeq, 32, MAX_LEN);
+    rec.append(batch, 32, Date.now() * 1000);
+  }
+  assert.equal(rec.stats.files, 2);
+}
+
+Deno.test("rotate() with an open block in a file already past rotateSize rotates once", async () => {
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open({ ...base(dir), rotateSize: 100_000, blockSize: 8192 });
+  await fillPastRotateSize(rec);
+  // a block left open, then the spare gets ready
+  const batch = makeBatch(32, MAX_LEN);
+  fillBatch(batch, rec.stats.nextSeq, 2, MAX_LEN);
+  rec.append(batch, 2, Date.now() * 1000);
+  await rec.settle();
+  const files = rec.stats.files;
+  rec.rotate(); // commits the open block, which asks for the same rotation
+  assert.equal(rec.stats.files, files + 1);
+  assert.ok(rec.recording);
+  await feed(rec, 100);
+  await rec.close();
+  assert.equal(rec.stats.recordErrors, 0);
+  assert.equal(rec.stats.unrecorded, 0);
+  const n = await assertContiguous(dir, 0, rec.stats.nextSeq);
+  assert.equal(n, rec.stats.files);
+  assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => !e.name.endsWith(".avro")), []);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("close() with an open block in a file already past rotateSize finishes every file", async () => {
+  const dir = tempDir();
+  const rec = await ChannelRecorder.open({ ...base(dir), rotateSize: 100_000, blockSize: 8192 });
+  await fillPastRotateSize(rec);
+  const batch = makeBatch(32, MAX_LEN);
+  fillBatch(batch, rec.stats.nextSeq, 2, MAX_LEN);
+  rec.append(batch, 2, Date.now() * 1000);
+  await rec.settle();
+  await rec.close();
+  assert.equal(rec.stats.recordErrors, 0);
+  const n = await assertContiguous(dir, 0, rec.stats.nextSeq);
+  assert.equal(n, rec.stats.files);
+  assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => !e.name.endsWith(".avro")), []);
+  Deno.removeSync(dir, { recursive: true });
+});
