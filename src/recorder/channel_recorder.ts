@@ -10,30 +10,31 @@
  * ~10 ms, and call `poll(Date.now())` every few ms.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
- * mapping. Two chunks ahead of the writer are prepared in the background, one after the other:
- * posix_fallocate, mmap (MADV_RANDOM, against ext4 read-around stalls), then zeros written over
- * the chunk from its start in pieces (on this VM the first write to each page costs ~6 µs even
- * after MADV_POPULATE_WRITE; a pool thread pays it instead of the channel thread). Zeroing stops
- * early, and the chunk is handed over as it is, once the writer comes within `margin` bytes of
- * it: the writer then pays the first touch of the rest. The next file (a hidden spare) is
- * prepared the same way, so rotation is a rename plus a header write. Only allocated space is
- * ever mapped: a full disk is an ENOSPC from posix_fallocate, never a SIGBUS.
+ * mapping. Two chunks ahead of the writer (and the next file, a hidden spare, so rotation is a
+ * rename plus a header write) are prepared in the background, each by its own job: posix_fallocate,
+ * mmap (MADV_RANDOM, against ext4 read-around stalls), MADV_POPULATE_WRITE, then zeros written
+ * from the chunk's start in pieces (on this VM the first write to each page costs ~6 µs even after
+ * MADV_POPULATE_WRITE; a pool thread pays it instead of the channel thread). Each zeroed piece
+ * becomes the writer's; once the writer comes within the hand-over margin of the next piece (what
+ * it writes in ~50 ms at its measured rate), the rest of the chunk is handed over as it is. Only
+ * allocated space is ever mapped: a full disk is an ENOSPC from posix_fallocate, never a SIGBUS.
  *
  * Invariants (what makes the background work race-free):
- * 1. Ownership. A chunk is `preparing` (the background owns it; the writer never touches its
- *    bytes), then `ready` (the writer owns it; no background call will ever touch its bytes again
- *    until it is retired), or `failed`. The writer writes, msyncs and commits only into `ready`
- *    chunks, at or below the frontier (the end of the ready chunks contiguous from its own).
- * 2. Hand-off. A chunk becomes `ready` either when its preparation job has finished (its last
- *    call settled, nothing further will be issued), or when the writer claims it: only while no
- *    call on its memory is in flight (`busy` false), after which the job issues nothing more.
- *    `busy` and `claimed` are read and written on the recorder's thread only, so claiming and
- *    issuing a call cannot interleave. The one call that may still be in flight on a claimed
- *    chunk is its posix_fallocate: it works on the descriptor, never on mapped bytes (the writer
- *    then allocates the same range itself; allocating twice is harmless).
- * 3. No waiting, no racing. When the writer needs the next chunk and it is being zeroed, the
- *    datagram is dropped (`unrecorded`; the episode counts one `stalls`), never waited for. A
- *    chunk the writer had to prepare itself also counts as a stall.
+ * 1. Ownership. Each chunk is split at `owned`: the writer owns `[start, owned)`, the background
+ *    the rest. `owned` only ever grows, so a cached copy of it (the fast path's limit) is always
+ *    safe. The writer writes, msyncs and commits only below `owned` (at or below its frontier);
+ *    a background call touches only memory at or after `owned` (every call on a chunk's memory is
+ *    issued with `busy` set, and `owned` moves past a piece only once its call has settled).
+ * 2. Hand-off. `owned` moves (a) past a piece when its zeroing settles, (b) to the end when the
+ *    job stops (done, or the writer is near), or (c) to the end when the writer claims the chunk:
+ *    only while no call on its memory is in flight (`busy` false); the job checks `claimed` before
+ *    every call and issues nothing more. `busy`, `claimed` and `owned` are read and written on the
+ *    recorder's thread only, so claiming and issuing a call cannot interleave. The one call that
+ *    may still be in flight on a claimed chunk is its posix_fallocate: it works on the descriptor,
+ *    never on mapped bytes (the writer then allocates the same range itself, which is harmless).
+ * 3. No waiting, no racing. When the writer needs space where a call is in flight, the datagram
+ *    is dropped (`unrecorded`; the episode counts one `stalls`), never waited for. A chunk the
+ *    writer had to take over itself also counts as a stall.
  * 4. Retirement. A chunk is retired (page tables dropped, then unmapped, in the background) only
  *    when it lies wholly before the last commit and the msync mark, and before the writer's own
  *    chunk: nothing writes there any more. `MappedRegion.unmap()` throws while a call is in
@@ -767,6 +768,19 @@ export class ChannelRecorder {
     const end = c.start + c.length;
     const t = RECORDER_TUNING;
     const piece = Math.max(pageSize(), Math.min(t.zeroPiece, c.length >>> 3));
+    // page tables first, in pieces (measured to spare the writer some fault cost on the part
+    // that is handed over unzeroed), then zeros
+    for (let at = c.start; at < end; at += piece) {
+      if (c.claimed || f.closed) return;
+      const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
+      if (this.#file === f && c.start - this.#pos < margin) break;
+      c.busy = true;
+      try {
+        if (!await region.populateAsync(at - c.start, Math.min(piece, end - at))) break;
+      } finally {
+        c.busy = false;
+      }
+    }
     while (c.owned < end) {
       if (c.claimed || f.closed) return;
       const at = c.owned;

@@ -49,6 +49,7 @@ async function write(size: number, bytes: number, dir: string) {
     rate: stats.records / dt,
     records: stats.records,
     stalls: stats.stalls,
+    unrecorded: stats.unrecorded,
     file: `${dir}/${file}`,
   };
 }
@@ -75,6 +76,7 @@ for (const size of [64, 1400]) {
     (w.rate / 1e6).toFixed(2) + " M/s",
     ((w.rate * size) / 1e6).toFixed(0) + " MB/s",
     String(w.stalls),
+    String(w.unrecorded),
     (bytes / 1e9).toFixed(2) + " GB",
     (bytes / best / 1e9).toFixed(2) + " GB/s",
     (records / best / 1e6).toFixed(2) + " M/s",
@@ -88,6 +90,7 @@ const head = [
   "append records/s",
   "payload MB/s",
   "stalls",
+  "unrecorded",
   "file",
   "deep scan",
   "scan records/s",

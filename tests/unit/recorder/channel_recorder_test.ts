@@ -398,13 +398,17 @@ Deno.test("recorder output stays valid when an unpaced writer overtakes chunk pr
 });
 
 /**
- * Rotates once by size, then (without yielding, so the next spare cannot get ready) writes the
+ * Without yielding (so the next spare cannot get ready), rotates once by size and writes the
  * second file past `rotateSize`: it is then due for rotation at every commit.
  */
 async function fillPastRotateSize(rec: ChannelRecorder): Promise<void> {
-  while (rec.stats.files < 2) await feed(rec, 32);
-  const from = rec.stats.bytes;
+  await rec.settle(); // the spare is ready: the first rotation will use it
   const batch = makeBatch(32, MAX_LEN);
+  while (rec.stats.files < 2) {
+    fillBatch(batch, rec.stats.nextSeq, 32, MAX_LEN);
+    rec.append(batch, 32, Date.now() * 1000);
+  }
+  const from = rec.stats.bytes;
   while (rec.stats.bytes - from < 150_000) {
     fillBatch(batch, rec.stats.nextSeq, 32, MAX_LEN);
     rec.append(batch, 32, Date.now() * 1000);
