@@ -105,7 +105,7 @@ export class UnixDatagramSocket {
     );
   }
 
-  /** Receives one datagram into `buf`; returns its length, or null on timeout (EAGAIN). */
+  /** Receives one datagram into `buf`; returns its length, or null on timeout (EAGAIN) or a signal (EINTR). */
   recv(buf: Uint8Array): number | null {
     const n = libc().recvfrom(
       this.#live(),
@@ -117,7 +117,7 @@ export class UnixDatagramSocket {
     );
     if (n >= 0) return n;
     const e = errno();
-    if (e === C.EAGAIN) return null;
+    if (e === C.EAGAIN || e === C.EINTR) return null;
     throw new ErrnoError("receive on", e, `fd ${this.#fd}`);
   }
 
