@@ -5,9 +5,10 @@
  * A file is `Obj\x01`, a metadata map<bytes>, a 16-byte sync marker, then blocks of
  * `count (long) · size (long) · records · sync`. chanrelay writes count and size as 10-byte padded
  * varints (see `varint.ts`), which every Avro reader accepts.
+ *
+ * The header is encoded and decoded by hand here, so the recorder (which runs in each recording
+ * channel's Worker) does not load avsc; `avro_type.ts` has the avsc Type for readers and tests.
  */
-import avro from "avsc";
-import { Buffer } from "node:buffer";
 
 /** The record schema, as written into `avro.schema`. */
 export const DATAGRAM_SCHEMA = {
@@ -49,30 +50,6 @@ export interface DatagramRecord {
   payload: Uint8Array;
 }
 
-// deno-lint-ignore no-explicit-any
-type AvscType = any;
-let datagramTypeCache: AvscType | undefined;
-let headerTypeCache: AvscType | undefined;
-
-/** The avsc Type of `chanrelay.Datagram` (created on first use). */
-export function datagramType(): AvscType {
-  datagramTypeCache ??= avro.Type.forSchema(JSON.parse(DATAGRAM_SCHEMA_JSON));
-  return datagramTypeCache;
-}
-
-function headerType(): AvscType {
-  headerTypeCache ??= avro.Type.forSchema({
-    name: "Header",
-    type: "record",
-    fields: [
-      { name: "magic", type: { type: "fixed", name: "Magic", size: 4 } },
-      { name: "meta", type: { type: "map", values: "bytes" } },
-      { name: "sync", type: { type: "fixed", name: "Sync", size: 16 } },
-    ],
-  });
-  return headerTypeCache;
-}
-
 /** What a recording's header says. */
 export interface HeaderInfo {
   /** Every metadata entry, decoded as UTF-8 text. */
@@ -106,17 +83,39 @@ export function headerMeta(fields: HeaderFields): Record<string, string> {
   };
 }
 
-/** Encodes a container header (magic, metadata, sync marker). */
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Appends a zig-zag varint long (|v| < 2^53) to `out`. */
+function pushLong(out: number[], v: number): void {
+  let n = v >= 0 ? v * 2 : -v * 2 - 1;
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+}
+
+function pushBytes(out: number[], b: Uint8Array): void {
+  pushLong(out, b.length);
+  for (const x of b) out.push(x);
+}
+
+/** Encodes a container header (magic, metadata map<bytes>, sync marker). */
 export function encodeHeader(meta: Record<string, string>, sync: Uint8Array): Uint8Array {
   if (sync.length !== SYNC_SIZE) throw new RangeError(`Sync marker must be 16 bytes`);
-  const m: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(meta)) m[k] = Buffer.from(v, "utf8");
-  const buf: Buffer = headerType().toBuffer({
-    magic: Buffer.from(MAGIC),
-    meta: m,
-    sync: Buffer.from(sync),
-  });
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  const out: number[] = [...MAGIC];
+  const entries = Object.entries(meta);
+  if (entries.length > 0) {
+    pushLong(out, entries.length);
+    for (const [k, v] of entries) {
+      pushBytes(out, utf8.encode(k));
+      pushBytes(out, utf8.encode(v));
+    }
+  }
+  out.push(0);
+  for (const x of sync) out.push(x);
+  return new Uint8Array(out);
 }
 
 /** Why a header could not be decoded. */
@@ -128,20 +127,53 @@ export function decodeHeader(bytes: Uint8Array): HeaderResult {
   for (let i = 0; i < 4; i++) {
     if (bytes[i] !== MAGIC[i]) return { ok: false, reason: "no Avro magic (Obj\\x01)" };
   }
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  let r: { value: { meta: Record<string, Buffer>; sync: Buffer } | undefined; offset: number };
-  try {
-    r = headerType().decode(buf, 0);
-  } catch (e) {
-    return { ok: false, reason: `bad header: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  if (r.offset < 0 || r.value === undefined) return { ok: false, reason: "truncated header" };
-  const meta: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.value.meta)) meta[k] = v.toString("utf8");
-  return {
-    ok: true,
-    header: { meta, sync: new Uint8Array(r.value.sync), length: r.offset },
+  let pos = 4;
+  const long = (): number | null => {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= bytes.length) return null;
+      const b = bytes[pos++]!;
+      n += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+      mul *= 0x80;
+    }
+    return null;
   };
+  const chunk = (): Uint8Array | null => {
+    const len = long();
+    if (len === null || len < 0 || pos + len > bytes.length) return null;
+    const b = bytes.subarray(pos, pos + len);
+    pos += len;
+    return b;
+  };
+  const meta: Record<string, string> = {};
+  for (let blocks = 0; blocks < 1 << 16; blocks++) {
+    let count = long();
+    if (count === null) return { ok: false, reason: "truncated header" };
+    if (count === 0) {
+      if (pos + SYNC_SIZE > bytes.length) return { ok: false, reason: "truncated header" };
+      const sync = bytes.slice(pos, pos + SYNC_SIZE);
+      return { ok: true, header: { meta, sync, length: pos + SYNC_SIZE } };
+    }
+    if (count < 0) {
+      // a negative count is followed by the block's byte size
+      count = -count;
+      if (long() === null) return { ok: false, reason: "truncated header" };
+    }
+    if (count > 1 << 16) return { ok: false, reason: `bad header: ${count} metadata entries` };
+    for (let i = 0; i < count; i++) {
+      const k = chunk();
+      const v = chunk();
+      if (k === null || v === null) return { ok: false, reason: "truncated header" };
+      try {
+        meta[fromUtf8.decode(k)] = fromUtf8.decode(v);
+      } catch {
+        return { ok: false, reason: "bad header: metadata is not UTF-8" };
+      }
+    }
+  }
+  return { ok: false, reason: "bad header: too many metadata blocks" };
 }
 
 /**

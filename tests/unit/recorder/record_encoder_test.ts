@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import avro from "avsc";
-import {
-  datagramType,
-  decodeHeader,
-  encodeHeader,
-  headerMeta,
-} from "../../../src/recorder/avro_schema.ts";
+import { decodeHeader, encodeHeader, headerMeta } from "../../../src/recorder/avro_schema.ts";
+import { datagramType } from "../../../src/recorder/avro_type.ts";
 import { AddressCache, encodeRecord, recordSize } from "../../../src/recorder/record_encoder.ts";
 import { longSize, writeLong, writePaddedLong } from "../../../src/recorder/varint.ts";
 import { formatIPv4 } from "../../../ffi/inet.ts";
@@ -154,4 +150,79 @@ Deno.test("AddressCache returns the same bytes for a sender and survives collisi
   const again = c.get(0x0a000001);
   assert.deepEqual([...again], [...a]);
   assert.equal(new TextDecoder().decode(again.subarray(1)), "10.0.0.1");
+});
+
+function avscHeaderType() {
+  return avro.Type.forSchema({
+    name: "Header",
+    type: "record",
+    fields: [
+      { name: "magic", type: { type: "fixed", name: "Magic", size: 4 } },
+      { name: "meta", type: { type: "map", values: "bytes" } },
+      { name: "sync", type: { type: "fixed", name: "Sync", size: 16 } },
+    ],
+  });
+}
+
+Deno.test("the hand-written header is byte-identical to avsc's encoding and reads avsc's back", () => {
+  const type = avscHeaderType();
+  for (
+    const [i, meta] of [
+      headerMeta({
+        channel: "adc0",
+        host: "host-é",
+        version: "0.1.0",
+        firstSeq: 2 ** 40,
+        startMs: 0,
+      }),
+      {},
+      { "k": "", "long": "x".repeat(300), "ünï": "çødé" },
+    ].entries()
+  ) {
+    const sync = new Uint8Array(16).map((_, j) => (j * 31 + i) & 255);
+    const m: Record<string, Buffer> = {};
+    for (const [k, v] of Object.entries(meta)) m[k] = Buffer.from(v, "utf8");
+    const ref = type.toBuffer({
+      magic: Buffer.from([0x4f, 0x62, 0x6a, 0x01]),
+      meta: m,
+      sync: Buffer.from(sync),
+    });
+    const mine = encodeHeader(meta, sync);
+    assert.deepEqual([...mine], [...ref], `header ${i}`);
+    const back = decodeHeader(new Uint8Array(ref));
+    assert.ok(back.ok);
+    assert.deepEqual(back.header.meta, meta);
+    assert.equal(back.header.length, ref.length);
+  }
+});
+
+Deno.test("decodeHeader reads a metadata map written in blocks with negative counts, and rejects damage", () => {
+  const sync = new Uint8Array(16).fill(9);
+  // magic, block of -2 entries with byte size, then a block of 1 entry, then 0, then sync
+  const enc = new TextEncoder();
+  const entry = (k: string, v: string) => {
+    const kb = enc.encode(k);
+    const vb = enc.encode(v);
+    return [kb.length * 2, ...kb, vb.length * 2, ...vb];
+  };
+  const two = [...entry("a", "1"), ...entry("b", "2")];
+  const bytes = new Uint8Array([
+    0x4f,
+    0x62,
+    0x6a,
+    0x01,
+    3,
+    two.length * 2,
+    ...two, // count -2 (zig-zag 3), size
+    2,
+    ...entry("c", "3"), // count 1
+    0,
+    ...sync,
+  ]);
+  const h = decodeHeader(bytes);
+  assert.ok(h.ok);
+  assert.deepEqual(h.header.meta, { a: "1", b: "2", c: "3" });
+  assert.equal(h.header.length, bytes.length);
+  assert.equal(decodeHeader(bytes.subarray(0, bytes.length - 3)).ok, false);
+  assert.equal(decodeHeader(new Uint8Array([1, 2, 3, 4, 0])).ok, false);
 });
