@@ -47,6 +47,7 @@ function errorLines(r: RecordingRun): string[] {
   return r.p.lines.filter((l) => l.includes("level=error"));
 }
 
+const RATE = 1000;
 const SIZE_NAME = "chanrelay run rotates by size: files end just past rotate_size, seq runs on";
 Deno.test(SIZE_NAME, async () => {
   if (!canReadEverywhere(SIZE_NAME)) return;
@@ -57,9 +58,9 @@ Deno.test(SIZE_NAME, async () => {
     block_interval: "50ms",
     rotate_size: rotateSize,
     prealloc_chunk: "256KiB",
-  }, { rate: 2000 });
+  }, { rate: RATE });
   try {
-    await statsUntil(r.url, r.channel, (s) => s.recordFiles >= 6, "6 files", 20_000);
+    await statsUntil(r.url, r.channel, (s) => s.recordFiles >= 8, "8 files", 20_000);
     const s = await quiesce(r);
     const { finished, inspected } = await stopAndCheckFiles(r);
     assert.deepEqual(errorLines(r), []);
@@ -71,18 +72,20 @@ Deno.test(SIZE_NAME, async () => {
     assert.equal(c.records, s.recorded);
     assert.equal(c.lastSeq, s.nextSeq - 1);
     assert.equal(s.unrecorded, 0);
-    // every file but the last one ends at the first commit past rotate_size
+    // every file but the last one ends past rotate_size, mostly at the first commit past it; a
+    // rotation waits while the next file is still being prepared (on a busy machine that took up
+    // to ~0.3 s here): never for a whole second of traffic
     const bySeq = [...inspected.files].sort((a, b) =>
       (a.header_first_seq as number) - (b.header_first_seq as number)
     );
-    const limit = rotateSize + blockSize + 1024;
-    for (const f of bySeq.slice(0, -1)) {
-      const size = f.size as number;
-      assert.ok(
-        size >= rotateSize && size <= limit,
-        `${f.file}: ${size} bytes, not in ${rotateSize}..${limit}`,
-      );
+    const tight = rotateSize + blockSize + 1024;
+    const loose = rotateSize + RATE * 450; // ~430 bytes a record on average
+    const sizes = bySeq.slice(0, -1).map((f) => f.size as number);
+    for (const size of sizes) {
+      assert.ok(size >= rotateSize && size <= loose, `${size} bytes: ${sizes}`);
     }
+    const late = sizes.filter((n) => n > tight).length;
+    assert.ok(late <= sizes.length / 2, `${late} of ${sizes.length} files past ${tight}: ${sizes}`);
   } finally {
     await r.close();
   }
