@@ -155,5 +155,11 @@ if (values.write) {
     ? text.slice(0, i) + block + text.slice(j + end.length)
     : `${text.trimEnd()}\n\n${block}\n`;
   Deno.writeTextFileSync(path, text);
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "-q", path],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output();
   console.log(`Updated ${path}`);
 }
