@@ -170,6 +170,8 @@ Deno.test(NAME, async () => {
     const all = [...known.values()];
     const final = checkSeq(all);
     assert.ok(final.lastSeq >= last.committedSeq);
+    // rotations happened under the kills (some instance wrote more than one file)
+    assert.ok(all.length > runs.length, `${all.length} files from ${runs.length} runs`);
     // the relay delivered only intact datagrams, and recorded ones were sent
     const sent = await sender.stop<{ sent: number }>();
     const relayed = await sink.stop<ReceiverReport>();
