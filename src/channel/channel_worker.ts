@@ -2,7 +2,7 @@
 /**
  * A channel Worker: owns the channel's sockets and runs the blocking batch loop: receive a batch,
  * send it at once to every destination, then hand it on (recording, decimation). It yields to its
- * event loop every few milliseconds (~10 µs) so timers and async work can run.
+ * event loop every few milliseconds so timers and async work (the recorder's) can run.
  * Stopping: the supervisor sets CTL.STOP; SO_RCVTIMEO (100 ms) bounds how long a receive blocks.
  */
 import { ErrnoError } from "../../ffi/errno.ts";
@@ -26,8 +26,12 @@ function post(msg: FromWorker): void {
   self.postMessage(msg);
 }
 
-// Yielding through a MessageChannel costs ~10 µs (setTimeout(0) is clamped to ms; node:timers'
-// setImmediate would load the Node compatibility layer into every Worker: ~3 MiB each).
+// Yielding to the event loop, every few ms of a busy loop. A MessageChannel round trip costs ~20 µs
+// but starves completions of nonblocking FFI calls and async ops (seen: a 0.1 ms call took 0.7 s
+// to settle), which the recorder's background work is made of. setImmediate (~50 µs) lets them
+// settle within a loop turn; setTimeout(0) would idle ~2 ms per yield. setImmediate comes from
+// node:timers, which loads the Node compatibility layer (~3 MiB per Worker), so only recording
+// channels use it.
 const yieldChannel = new MessageChannel();
 let resumeLoop: (() => void) | null = null;
 yieldChannel.port1.onmessage = () => {
@@ -35,12 +39,22 @@ yieldChannel.port1.onmessage = () => {
   resumeLoop = null;
   r?.();
 };
+let immediate: ((fn: () => void) => unknown) | null = null;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => {
+    if (immediate !== null) {
+      immediate(resolve);
+      return;
+    }
     resumeLoop = resolve;
     yieldChannel.port2.postMessage(0);
   });
+}
+
+/** Makes `yieldToEventLoop` let async work settle (needed by the recorder). */
+async function useImmediateYields(): Promise<void> {
+  if (immediate === null) immediate = (await import("node:timers")).setImmediate;
 }
 
 function errInfo(e: unknown): { message: string; code: string | null } {
@@ -53,6 +67,7 @@ async function openRecorder(
   shared: ChannelShared,
 ): Promise<ChannelRecorder | null> {
   if (plan.record === null) return null;
+  await useImmediateYields();
   const ctr = shared.counters;
   try {
     const { ChannelRecorder } = await import("../recorder/channel_recorder.ts");
