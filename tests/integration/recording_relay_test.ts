@@ -29,7 +29,12 @@ Deno.test(NAME, async () => {
   try {
     await statsUntil(r.url, r.channel, (s) => s.received >= AT_LEAST, `${AT_LEAST} datagrams`);
     const sent = await r.sender.stop<{ sent: number }>();
-    const s = await statsUntil(r.url, r.channel, (x) => x.received === sent.sent, "all sent");
+    const s = await statsUntil(
+      r.url,
+      r.channel,
+      (x) => x.received === sent.sent && x.recorded === sent.sent,
+      "every datagram sent received and recorded",
+    );
     const stop = await r.p.stop("SIGTERM");
     assert.equal(stop.code, 0);
     const t1 = Date.now();

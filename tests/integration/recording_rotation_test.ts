@@ -16,15 +16,18 @@ import {
   statsUntil,
 } from "../fixtures/recording/harness.ts";
 
-/** Pauses the sender and waits until the daemon has received everything sent. */
+/**
+ * Pauses the sender and waits until the daemon has received, recorded and published everything
+ * sent (counters stable for 150 ms); returns the last snapshot.
+ */
 async function quiesce(r: RecordingRun) {
   await r.sender.pause();
-  let prev = -1;
+  let prev = await r.stats();
   for (;;) {
     await new Promise((res) => setTimeout(res, 150));
     const s = await r.stats();
-    if (s.received === prev) return s;
-    prev = s.received;
+    if (s.received === prev.received && s.recorded + s.unrecorded === s.received) return s;
+    prev = s;
   }
 }
 
