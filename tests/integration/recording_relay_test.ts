@@ -76,3 +76,27 @@ Deno.test(NAME, async () => {
     await r.close();
   }
 });
+
+const SMALLEST_NAME = "the smallest record settings chanrelay check accepts still record";
+Deno.test(SMALLEST_NAME, async () => {
+  if (!canReadEverywhere(SMALLEST_NAME)) return;
+  // the schema's minimums: block_size 1KiB, rotate_size and prealloc_chunk 64KiB
+  const r = await startRecording({
+    block_size: "1KiB",
+    block_interval: "1ms",
+    rotate_size: "64KiB",
+    prealloc_chunk: "64KiB",
+  }, { rate: 1000 });
+  try {
+    const cannot = r.p.lines.filter((l) => l.includes("Cannot start recording"));
+    assert.deepEqual(cannot, [], "a config chanrelay accepted cannot record");
+    await statsUntil(r.url, r.channel, (s) => s.recorded >= 500, "500 records");
+    await r.sender.pause();
+    const stop = await r.p.stop("SIGTERM");
+    assert.equal(stop.code, 0);
+    const c = checkSeq(await readEverywhere(listDir(r.dir).finished));
+    assert.ok(c.records >= 500);
+  } finally {
+    await r.close();
+  }
+});
