@@ -70,6 +70,8 @@ export const DARWIN = {
   MADV_POPULATE_WRITE: -1,
   SEEK_END: 2,
 
+  SIGUSR1: 30,
+
   CLOCK_MONOTONIC: 6,
   CLOCK_REALTIME: 0,
 } as const;

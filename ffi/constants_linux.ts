@@ -70,6 +70,8 @@ export const LINUX = {
   MADV_POPULATE_WRITE: 23,
   SEEK_END: 2,
 
+  SIGUSR1: 10,
+
   CLOCK_MONOTONIC: 1,
   CLOCK_REALTIME: 0,
 } as const;

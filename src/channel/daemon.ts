@@ -1,6 +1,7 @@
 /**
  * The `run` lifecycle: start every channel (with its decimation ring), serve metrics and the status
- * page, report ready (log and sd_notify), log stats, reload on SIGHUP, dump stats on SIGUSR1, stop
+ * page, report ready (log and sd_notify), log stats, reload on SIGHUP, dump stats on SIGUSR2,
+ * rotate recordings on SIGWINCH, ignore SIGUSR1 (Deno would open a debugger on it), stop
  * on SIGINT/SIGTERM with every recording finished.
  */
 import { configureLog, log } from "../log.ts";
@@ -14,6 +15,7 @@ import { CTL } from "./counters.ts";
 import { EXIT, ExitError } from "../cli/usage.ts";
 import { VERSION } from "../version.ts";
 import { formatIPv4 } from "../../ffi/inet.ts";
+import { ignoreSigusr1 } from "../../ffi/signals.ts";
 import { DecimatorPool } from "../decimate/pool.ts";
 import type { RingHandle } from "../decimate/ring.ts";
 import { DiskMonitor, recordDirs } from "../metrics/disk.ts";
@@ -131,8 +133,14 @@ export class Daemon {
       if (this.#options.rotateOnHup) this.rotateAll();
       void this.reload();
     });
-    this.#listen("SIGUSR1", () => this.dumpStats());
-    this.#listen("SIGUSR2", () => this.rotateAll());
+    this.#listen("SIGUSR2", () => this.dumpStats());
+    this.#listen("SIGWINCH", () => this.rotateAll());
+    // Deno opens the V8 inspector on SIGUSR1 (a local code-execution hole in a daemon): ignore
+    // it once Deno's own handler is in place (it installs it ~500 ms after start)
+    for (const ms of [600, 1500, 5000]) {
+      const t = setTimeout(() => ignoreSigusr1(), ms);
+      Deno.unrefTimer(t);
+    }
 
     const failures = await this.#startChannels(planAll(cfg, this.#options.planOptions ?? {}));
     const total = Object.keys(cfg.channels).length;
@@ -249,7 +257,7 @@ export class Daemon {
     }
   }
 
-  /** SIGUSR1: every counter of every channel, one line each. */
+  /** SIGUSR2: every counter of every channel, one line each. */
   dumpStats(): void {
     for (const s of this.snapshots()) {
       log.info("full stats", { channel: s.name, stats: JSON.stringify(s) });

@@ -6,8 +6,8 @@ import { EXIT, ExitError, UsageError } from "./usage.ts";
 const HELP = `Usage: chanrelay rotate --pid PID
 
 Asks the chanrelay with process id PID to rotate every recording now: each channel finishes its
-file (commit, truncate, fsync, rename to .avro) and starts a new one. It sends SIGUSR2, which is
-what "systemctl kill -s USR2 chanrelay" does too; "chanrelay run --rotate" also rotates on SIGHUP.
+file (commit, truncate, fsync, rename to .avro) and starts a new one. It sends SIGWINCH, which is
+what "systemctl kill -s WINCH chanrelay" does too; "chanrelay run --rotate" also rotates on SIGHUP.
 
 Options:
   --pid PID   The running chanrelay's process id (required)`;
@@ -17,7 +17,7 @@ async function run(args: string[]): Promise<number> {
   const pid = num("rotate", f, "pid", { min: 1 });
   if (pid === undefined) throw new UsageError("rotate", "--pid is required");
   try {
-    Deno.kill(pid, "SIGUSR2");
+    Deno.kill(pid, "SIGWINCH");
   } catch (e) {
     throw new ExitError(
       EXIT.NOINPUT,

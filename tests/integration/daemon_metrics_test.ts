@@ -1,5 +1,5 @@
 /**
- * `/metrics`, `/health`, SIGUSR1 and SIGTERM of a real `chanrelay run` on 127.0.0.1: the counters
+ * `/metrics`, `/health`, SIGUSR2 and SIGTERM of a real `chanrelay run` on 127.0.0.1: the counters
  * equal what the test sent, health flips to 503 while a crashed channel Worker restarts.
  */
 import assert from "node:assert/strict";
@@ -45,7 +45,7 @@ function bytesOf(id: number, count: number): number {
 
 Deno.test({
   name:
-    "chanrelay run: /metrics counters equal what was sent per channel and destination (recording included), /health goes 503 while a crashed Worker restarts and 200 after, SIGUSR1 dumps every channel, SIGTERM exits 0 within 2 s",
+    "chanrelay run: /metrics counters equal what was sent per channel and destination (recording included), /health goes 503 while a crashed Worker restarts and 200 after, SIGUSR2 dumps every channel, SIGTERM exits 0 within 2 s",
   sanitizeResources: false,
   async fn() {
     const dataDir = await Deno.makeTempDir({ prefix: "chanrelay-metrics-" });
@@ -154,8 +154,8 @@ channels:
       b.next = 0;
       pushExpect(tx, ports.beta, 3, 100, b);
 
-      // SIGUSR1: one "full stats" line per channel with every counter
-      Deno.kill(relay.pid, "SIGUSR1");
+      // SIGUSR2: one "full stats" line per channel with every counter
+      Deno.kill(relay.pid, "SIGUSR2");
       await relay.waitFor(/msg="full stats" channel=beta/);
       const full = new Map<string, ChannelSnapshot>();
       for (const l of relay.lines.filter((l) => l.includes('msg="full stats"'))) {

@@ -1,5 +1,5 @@
 /**
- * Rotation and retention through `chanrelay run`: by size, by request (SIGUSR2, `chanrelay
+ * Rotation and retention through `chanrelay run`: by size, by request (SIGWINCH, `chanrelay
  * rotate --pid`, SIGHUP with `--rotate`), by time (UTC-aligned), `keep_files`, and a SIGTERM that
  * finishes the file being written. Every file is read by every reader; seq runs on across files.
  */
@@ -95,7 +95,7 @@ Deno.test(SIZE_NAME, async () => {
 });
 
 const REQUEST_NAME =
-  "SIGUSR2, chanrelay rotate --pid and SIGHUP with --rotate each finish the file and start a new one";
+  "SIGWINCH, chanrelay rotate --pid and SIGHUP with --rotate each finish the file and start a new one";
 Deno.test(REQUEST_NAME, async () => {
   if (!canReadEverywhere(REQUEST_NAME)) return;
   const r = await startRecording({ block_interval: "50ms", prealloc_chunk: "256KiB" }, {
@@ -112,7 +112,7 @@ Deno.test(REQUEST_NAME, async () => {
     );
     seen.push(s.currentFile);
     const requests: [string, () => Promise<void>][] = [
-      ["SIGUSR2", () => Promise.resolve(Deno.kill(r.p.pid, "SIGUSR2"))],
+      ["SIGWINCH", () => Promise.resolve(Deno.kill(r.p.pid, "SIGWINCH"))],
       ["chanrelay rotate --pid", async () => {
         const out = await new Deno.Command(DENO, {
           args: ["run", "-A", "--frozen", `${ROOT}main.ts`, "rotate", "--pid", String(r.p.pid)],

@@ -117,3 +117,27 @@ Deno.test("run --keep-going runs the channels that can start and reports ready",
     holder.close();
   }
 });
+
+Deno.test("run ignores SIGUSR1: Deno's debugger does not open on 127.0.0.1:9229 and relaying goes on", async () => {
+  const cfg = tempFile(
+    `metrics: ""\nchannels:\n  m:\n    listen: 127.0.0.1:0\n    relay: [{ to: 127.0.0.1:9 }]\n`,
+  );
+  const p = await ChanrelayProcess.run(["--config", cfg]);
+  try {
+    await new Promise((r) => setTimeout(r, 2000)); // past Deno's 500 ms grace and our first reset
+    Deno.kill(p.pid, "SIGUSR1");
+    await new Promise((r) => setTimeout(r, 700));
+    let listening = true;
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: 9229 })).close();
+    } catch {
+      listening = false;
+    }
+    assert.equal(listening, false, "something listens on 127.0.0.1:9229 after SIGUSR1");
+    assert.ok(!p.exited, "SIGUSR1 killed chanrelay");
+    assert.ok(!p.lines.some((l) => l.includes("Debugger listening")), p.lines.join("\n"));
+  } finally {
+    const stop = await p.stop("SIGTERM");
+    assert.equal(stop.code, 0);
+  }
+});
