@@ -361,7 +361,7 @@ export const recordSchema = z
     keep_age: durationSchema("Delete finished files older than this", { min: 1000 }).optional(),
     prealloc_chunk: sizeSchema(
       "Preallocate and map the file in chunks of this size (a multiple of 64KiB)",
-      { min: 65536, multipleOf: 65536 },
+      { min: 256 * 1024, multipleOf: 65536 },
     ).prefault("64MiB"),
   })
   .superRefine((r, ctx) => {

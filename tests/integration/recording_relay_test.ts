@@ -80,12 +80,12 @@ Deno.test(NAME, async () => {
 const SMALLEST_NAME = "the smallest record settings chanrelay check accepts still record";
 Deno.test(SMALLEST_NAME, async () => {
   if (!canReadEverywhere(SMALLEST_NAME)) return;
-  // the schema's minimums: block_size 1KiB, rotate_size and prealloc_chunk 64KiB
+  // the schema's minimums: block_size 1KiB, rotate_size 1KiB (not below block_size), prealloc_chunk 256KiB
   const r = await startRecording({
     block_size: "1KiB",
     block_interval: "1ms",
     rotate_size: "64KiB",
-    prealloc_chunk: "64KiB",
+    prealloc_chunk: "256KiB",
   }, { rate: 1000 });
   try {
     const cannot = r.p.lines.filter((l) => l.includes("Cannot start recording"));
