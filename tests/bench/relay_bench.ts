@@ -7,6 +7,7 @@
  *   deno task bench --record                 recording on: CASES="cref cref-rnd cand", DUR=12
  *   deno task bench --write                  also replace the table in BENCHMARKS.md
  *   deno task bench --cases "…" --sizes "…"  other cases or sizes; other knobs via run.sh's env
+ *   deno task bench --tag NAME               with --write: the BENCHMARKS.md block to replace
  *
  * Without ../shared/bench it says so and exits 0. Never run two benchmarks at once.
  */
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     cases: { type: "string" },
     sizes: { type: "string" },
     dur: { type: "string" },
+    tag: { type: "string" },
   },
 });
 
@@ -141,7 +143,7 @@ if (values.write) {
   } catch {
     text = "# Benchmarks\n";
   }
-  const tag = record ? "recording" : "relay-only";
+  const tag = values.tag ?? (record ? "recording" : "relay-only");
   const begin = `<!-- bench:${tag}:begin -->`;
   const end = `<!-- bench:${tag}:end -->`;
   const block =
