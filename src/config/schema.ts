@@ -362,7 +362,7 @@ export const recordSchema = z
     prealloc_chunk: sizeSchema(
       "Preallocate and map the file in chunks of this size (a multiple of 64KiB)",
       { min: 256 * 1024, multipleOf: 65536 },
-    ).prefault("64MiB"),
+    ).prefault("8MiB"),
   })
   .superRefine((r, ctx) => {
     const bs = r.block_size;

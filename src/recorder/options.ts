@@ -33,7 +33,7 @@ export interface RecorderOptions {
   keepSize?: number;
   /** Delete finished files older than this many ms (by modification time; 0: never). @default 0 */
   keepAge?: number;
-  /** Preallocation step (posix_fallocate + mmap + prefault), bytes. @default 67108864 */
+  /** Preallocation step (posix_fallocate + mmap + prefault), bytes. @default 8388608 */
   preallocChunk?: number;
   /** After ENOSPC (or another allocation error), retry every this many ms. @default 1000 */
   retryInterval?: number;
@@ -59,7 +59,7 @@ export const RECORDER_DEFAULTS = {
   keepFiles: 0,
   keepSize: 0,
   keepAge: 0,
-  preallocChunk: 64 << 20,
+  preallocChunk: 8 << 20,
   retryInterval: 1000,
   firstSeq: 0,
 } as const;

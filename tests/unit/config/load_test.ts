@@ -65,7 +65,7 @@ Deno.test("an empty record block records with the default settings into data_dir
     fsync_interval: 1000,
     rotate_size: 1024 ** 3,
     rotate_every: 0,
-    prealloc_chunk: 64 * 1024 * 1024,
+    prealloc_chunk: 8 * 1024 * 1024,
   });
 });
 
