@@ -44,8 +44,9 @@ const dur = values.dur ?? (record ? "12" : "3");
 const relayFlags = `--rcvbuf 4MiB --stats-interval 1h --metrics ""${
   record ? " --record-dir {REC}" : ""
 }`;
+const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--max-old-space-size=128"; // as the binary
 const candCmd =
-  `${Deno.execPath()} run -A --frozen ${ROOT}main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`;
+  `${Deno.execPath()} run -A --frozen ${V8_FLAGS} ${ROOT}main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`;
 const work = Deno.makeTempDirSync({ prefix: "chanrelay-bench-" });
 const summary = `${work}/summary.txt`;
 const env: Record<string, string> = {
@@ -60,7 +61,8 @@ const env: Record<string, string> = {
 };
 const shownEnv: Record<string, string> = {
   ...env,
-  CAND_CMD: `deno run -A --frozen main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`,
+  CAND_CMD:
+    `deno run -A --frozen ${V8_FLAGS} main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`,
 };
 const command = Object.entries(shownEnv).filter(([k]) => k !== "SUMMARY")
   .map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ") + " ../shared/bench/run.sh";
