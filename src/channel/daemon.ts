@@ -16,6 +16,7 @@ import { EXIT, ExitError } from "../cli/usage.ts";
 import { VERSION } from "../version.ts";
 import { formatIPv4 } from "../../ffi/inet.ts";
 import { ignoreSigusr1 } from "../../ffi/signals.ts";
+import { idleBlockingPool } from "../../ffi/threads.ts";
 import { DecimatorPool } from "../decimate/pool.ts";
 import type { RingHandle } from "../decimate/ring.ts";
 import { DiskMonitor, recordDirs } from "../metrics/disk.ts";
@@ -77,6 +78,7 @@ export class Daemon {
   #pool: DecimatorPool | null = null;
   #metrics: MetricsServer | null = null;
   #disk: DiskMonitor | null = null;
+  #idleTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(config: ChanrelayConfig, options: DaemonOptions) {
     this.config = config;
@@ -141,6 +143,9 @@ export class Daemon {
       const t = setTimeout(() => ignoreSigusr1(), ms);
       Deno.unrefTimer(t);
     }
+    // background file work (the recorder's chunk preparation) must never preempt a relay thread
+    this.#idleTimer = setInterval(() => idleBlockingPool(), 1000);
+    Deno.unrefTimer(this.#idleTimer);
 
     const failures = await this.#startChannels(planAll(cfg, this.#options.planOptions ?? {}));
     const total = Object.keys(cfg.channels).length;
@@ -155,6 +160,7 @@ export class Daemon {
     }
     if (!this.#stopping) {
       await this.#startMetrics();
+      idleBlockingPool();
       log.info("ready", { channels: this.supervisor.channels.size, failed: failures.length });
       notifyReady(this.#statusLine());
       this.#startStats();
@@ -353,6 +359,7 @@ export class Daemon {
     await this.#metrics?.close();
     this.#disk?.close();
     closeNotifySocket();
+    if (this.#idleTimer !== null) clearInterval(this.#idleTimer);
     this.#stopped.resolve(EXIT.OK);
   }
 }
