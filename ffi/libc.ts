@@ -38,7 +38,7 @@ const symbols = {
   munmap: { parameters: ["pointer", "usize"], result: "i32" }, // int munmap(void *addr, size_t len)
   msync: { parameters: ["pointer", "usize", "i32"], result: "i32" }, // int msync(void *addr, size_t len, int flags)
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" }, // int madvise(void *addr, size_t len, int advice)
-  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32", optional: true }, // int sched_setscheduler(pid_t tid, int policy, const struct sched_param *p)
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" }, // int setpriority(int which, id_t who, int prio)
   signal: { parameters: ["i32", "pointer"], result: "pointer" }, // sighandler_t signal(int sig, sighandler_t handler)
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" }, // int clock_gettime(clockid_t id, struct timespec *ts)
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" }, // off_t lseek(int fd, off_t off, int whence)
