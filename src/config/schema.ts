@@ -17,6 +17,7 @@ import {
   SIZE_HINT,
   SIZE_PATTERN,
 } from "./units.ts";
+import { isSampleFormat, SAMPLE_FORMATS, sampleSize } from "../decimate/formats.ts";
 
 /** An IPv4 socket address as parsed from `"HOST:PORT"`; `ip` is host order. */
 export interface Address {
@@ -45,37 +46,8 @@ export const DEFAULT_TEMPLATE = "{channel}-{yyyy}{MM}{dd}T{HH}{mm}{ss}Z";
 /** Tokens a record file name template may use. */
 export const TEMPLATE_TOKENS = ["channel", "yyyy", "MM", "dd", "HH", "mm", "ss"] as const;
 
-/** Sample formats for `decimate.samples.format`. */
-export const SAMPLE_FORMATS = [
-  "i8",
-  "u8",
-  "i16le",
-  "i16be",
-  "u16le",
-  "u16be",
-  "i32le",
-  "i32be",
-  "f32le",
-  "f32be",
-  "f64le",
-  "f64be",
-] as const;
-
-/** Bytes per sample of each format. */
-export const SAMPLE_BYTES: Record<(typeof SAMPLE_FORMATS)[number], number> = {
-  i8: 1,
-  u8: 1,
-  i16le: 2,
-  i16be: 2,
-  u16le: 2,
-  u16be: 2,
-  i32le: 4,
-  i32be: 4,
-  f32le: 4,
-  f32be: 4,
-  f64le: 8,
-  f64be: 8,
-};
+/** Sample formats for `decimate.samples.format` (the decimator's own list). */
+export { SAMPLE_FORMATS };
 
 /** Sequence number types for `decimate.samples.seq.type`. */
 export const SEQ_TYPES = ["u16le", "u16be", "u32le", "u32be", "u64le", "u64be"] as const;
@@ -426,8 +398,8 @@ export const samplesSchema = z
         });
       }
     }
-    if (typeof s.max_datagram === "number" && s.format in SAMPLE_BYTES) {
-      const frame = SAMPLE_BYTES[s.format] * (typeof s.channels === "number" ? s.channels : 1);
+    if (typeof s.max_datagram === "number" && isSampleFormat(s.format)) {
+      const frame = sampleSize(s.format) * (typeof s.channels === "number" ? s.channels : 1);
       if (hb + frame > s.max_datagram) {
         ctx.addIssue({
           code: "custom",

@@ -4,23 +4,8 @@
  * call, with the format switch outside the loop; nothing is allocated.
  */
 
-/** The sample formats. Integers are read as their plain values (an i16 reads -32768..32767). */
-export type SampleFormat =
-  | "i8"
-  | "u8"
-  | "i16le"
-  | "i16be"
-  | "u16le"
-  | "u16be"
-  | "i32le"
-  | "i32be"
-  | "f32le"
-  | "f32be"
-  | "f64le"
-  | "f64be";
-
 /** Every sample format name, in a stable order. */
-export const SAMPLE_FORMATS: readonly SampleFormat[] = [
+export const SAMPLE_FORMATS = [
   "i8",
   "u8",
   "i16le",
@@ -33,7 +18,10 @@ export const SAMPLE_FORMATS: readonly SampleFormat[] = [
   "f32be",
   "f64le",
   "f64be",
-];
+] as const;
+
+/** The sample formats. Integers are read as their plain values (an i16 reads -32768..32767). */
+export type SampleFormat = (typeof SAMPLE_FORMATS)[number];
 
 const SIZES: Record<SampleFormat, number> = {
   i8: 1,
