@@ -30,13 +30,7 @@ export const CTR = {
   REC_ERRORS: 16,
   REC_UNRECORDED: 17,
   REC_NEXT_SEQ: 18,
-  DEC_PUBLISHED: 19,
-  DEC_OVERRUNS: 20,
-  DEC_DATAGRAMS_OUT: 21,
-  DEC_SAMPLES_OUT: 22,
-  DEC_RESETS: 23,
-  DEC_SEND_ERRORS: 24,
-  SEQ_GAPS: 25,
+  // 19..25: free (decimation counts live in the channel's ring)
   RCVBUF_EFFECTIVE: 26,
   /** seq of the last record in a committed block (-1: none yet). */
   REC_COMMITTED_SEQ: 27,

@@ -84,8 +84,8 @@ export function snapshot(
     nextSeq: g(CTR.REC_NEXT_SEQ),
     currentFile: shared.currentFile(),
     // the ring counts what it really took (packet mode skips the datagrams it will not keep)
-    decimatePublished: dec?.published ?? g(CTR.DEC_PUBLISHED),
-    decimateOverruns: dec?.overruns ?? g(CTR.DEC_OVERRUNS),
+    decimatePublished: dec?.published ?? 0,
+    decimateOverruns: dec?.overruns ?? 0,
     decimatedOut: dec?.datagramsOut ?? 0,
     decimatedSamples: dec?.samplesOut ?? 0,
     decimateResets: dec?.resets ?? 0,
