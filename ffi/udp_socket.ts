@@ -106,7 +106,7 @@ export class DatagramBatch {
     this._iovSendView = new DataView(this._iovSend.buffer);
     this._control = new Uint8Array(capacity * CONTROL_SPACE);
     this._controlView = new DataView(this._control.buffer);
-    this._stride = hasMmsgLayout() ? L.mmsghdr.size : L.msghdr.size;
+    this._stride = C.hasMmsg ? L.mmsghdr.size : L.msghdr.size;
     this._hdrRecv = new Uint8Array(capacity * this._stride);
     this._hdrRecvView = new DataView(this._hdrRecv.buffer);
     this._hdrSend = new Uint8Array(capacity * this._stride);
@@ -192,10 +192,6 @@ export class DatagramBatch {
 const CONTROL_SPACE = L.cmsgSpaceU32 * 2;
 const CMSG_ALIGN = C.os === "linux" ? 8 : 4;
 
-function hasMmsgLayout(): boolean {
-  return C.hasMmsg;
-}
-
 /** Options for `UdpSocket.create`. */
 export interface UdpSocketOptions {
   /** SO_REUSEADDR. @default true */
@@ -233,14 +229,17 @@ export class UdpSocket {
     this.#mmsg = hasMmsg();
   }
 
-  /** Creates a CLOEXEC UDP socket with SO_REUSEADDR and SO_REUSEPORT (both on by default). */
+  /**
+   * Creates a CLOEXEC UDP socket with SO_REUSEADDR and SO_REUSEPORT (both on by default). macOS
+   * has no SOCK_CLOEXEC and fcntl is variadic there: its sockets are created without the flag
+   * (chanrelay execs nothing but Deno.Command children, which close descriptors >= 3).
+   */
   static create(options: UdpSocketOptions = {}): UdpSocket {
     const s = libc();
     const type = C.SOCK_DGRAM | (C.hasSockCloexec ? C.SOCK_CLOEXEC : 0);
     const fd = unwrap(s.socket(C.AF_INET, type, C.IPPROTO_UDP), "socket");
     const sock = new UdpSocket(fd);
     try {
-      if (!C.hasSockCloexec) sock.#setCloexecDarwin();
       if (options.reuseAddr ?? true) {
         sock.#setInt(C.SOL_SOCKET, C.SO_REUSEADDR, 1, "set SO_REUSEADDR on");
       }
@@ -262,11 +261,6 @@ export class UdpSocket {
   /** Whether `close()` was called. */
   get closed(): boolean {
     return this.#fd < 0;
-  }
-
-  #setCloexecDarwin(): void {
-    // fcntl is variadic; macOS sockets are created without CLOEXEC. chanrelay never execs with
-    // sockets open except through Deno.Command, which closes descriptors >= 3 in the child.
   }
 
   #live(): number {
