@@ -7,6 +7,10 @@ import { longSize, writeLong } from "./varint.ts";
 
 const CACHE_SLOTS = 256;
 const textEncoder = new TextEncoder();
+// the last encoded recv_time: a batch shares one, so its varint is encoded once per batch
+const timeBytes = new Uint8Array(10);
+let timeValue = Number.NaN;
+let timeLength = 0;
 
 /**
  * Caches the encoded `src_addr` string (length varint + text) per sender address: a small
@@ -74,7 +78,12 @@ export function encodeRecord(
   let p = writeLong(buf, pos, seq);
   const first = buf[pos]!;
   buf[pos] = 0;
-  p = writeLong(buf, p, recvTimeUs);
+  if (recvTimeUs !== timeValue) {
+    timeLength = writeLong(timeBytes, 0, recvTimeUs);
+    timeValue = recvTimeUs;
+  }
+  for (let i = 0; i < timeLength; i++) buf[p + i] = timeBytes[i]!;
+  p += timeLength;
   const n = addr.length;
   if (n <= 16) {
     for (let i = 0; i < n; i++) buf[p + i] = addr[i]!;
