@@ -21,6 +21,12 @@ const symbols = {
   memset: { parameters: ["pointer", "i32", "usize"], result: "pointer", nonblocking: true }, // void *memset(void *s, int c, size_t n)
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32", nonblocking: true }, // int madvise(void *addr, size_t len, int advice)
   msync: { parameters: ["pointer", "usize", "i32"], result: "i32", nonblocking: true }, // int msync(void *addr, size_t len, int flags)
+  mmap: {
+    parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"],
+    result: "pointer",
+    nonblocking: true,
+  }, // void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+  munmap: { parameters: ["pointer", "usize"], result: "i32", nonblocking: true }, // int munmap(void *addr, size_t len)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's nonblocking symbols. */

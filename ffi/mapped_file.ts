@@ -270,6 +270,43 @@ export class MappedFile {
     return region;
   }
 
+  /**
+   * `map()` on a pool thread, then `madvise(advice)` there too when given (advisory: its failure
+   * is ignored). mmap, munmap and madvise flags changes take the process's mmap lock for writing:
+   * on a relay thread they would wait for every call holding it (a MADV_POPULATE_WRITE of
+   * another region on a low-priority pool thread) and stall the relay. Fails as ENOMEM.
+   * @throws RangeError for an unaligned offset or a non-positive length; ErrnoError EBADF after close
+   */
+  mapAsync(offset: number, length: number, advice?: number): Promise<MappedRegion> {
+    const fd = this.#live();
+    if (offset % pageSize() !== 0) throw new RangeError(`Map offset ${offset} is not page-aligned`);
+    if (length <= 0) throw new RangeError(`Map length must be positive, got ${length}`);
+    const prot = this.#readOnly ? C.PROT_READ : C.PROT_READ | C.PROT_WRITE;
+    const what = `${this.#path} @${offset}+${length}`;
+    // the region is registered before the call stops counting, so closeAsync() unmaps it
+    const call = libcAsync().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset))
+      .then((ptr) => {
+        if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
+          throw new ErrnoError("mmap", errnoNumber("ENOMEM"), what);
+        }
+        const region = new MappedRegion(
+          ptr,
+          offset,
+          length,
+          this.#path,
+          () => this.#regions.delete(region),
+        );
+        this.#regions.add(region);
+        return region;
+      });
+    return this.#calls.track(call).then(async (region) => {
+      if (advice !== undefined && !region.unmapped) {
+        await region.madviseAsync(advice).catch(() => {});
+      }
+      return region;
+    });
+  }
+
   /** Number of regions still mapped. */
   get mappedRegions(): number {
     return this.#regions.size;
@@ -483,10 +520,29 @@ export class MappedRegion {
     return this.#ptr;
   }
 
-  /** Waits for the async calls on this region, then `unmap()`s it. */
+  /**
+   * Waits for the async calls on this region, detaches its views, then munmaps on a pool thread
+   * (see `MappedFile.mapAsync` for why). The region counts as unmapped from the start.
+   */
   async unmapAsync(): Promise<void> {
     while (this.#calls.count > 0) await this.#calls.idle();
-    this.unmap();
+    const ptr = this.#detach();
+    if (ptr === null) return;
+    // counted in flight, so the file's closeAsync() waits for it
+    const rc = await this.#calls.track(libcAsync().munmap(ptr, BigInt(this.#length)));
+    this.#onUnmap();
+    if (rc !== 0) throw new ErrnoError("munmap", errnoNumber("EINVAL"), this.#path);
+  }
+
+  #detach(): Deno.PointerObject | null {
+    const ptr = this.#ptr;
+    if (ptr === null) return null;
+    const buf = this.#buffer!;
+    this.#ptr = null;
+    this.#bytes = null;
+    this.#buffer = null;
+    buf.transfer(0);
+    return ptr;
   }
 
   /**
@@ -496,12 +552,7 @@ export class MappedRegion {
   unmap(): void {
     if (this.#ptr === null) return;
     if (this.#calls.count > 0) throw busy("unmap", this.#path);
-    const ptr = this.#ptr;
-    const buf = this.#buffer!;
-    this.#ptr = null;
-    this.#bytes = null;
-    this.#buffer = null;
-    buf.transfer(0);
+    const ptr = this.#detach()!;
     libc().munmap(ptr, BigInt(this.#length));
     this.#onUnmap();
   }

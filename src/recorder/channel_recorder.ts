@@ -7,7 +7,7 @@
  * runs as async calls of `MappedFile`/`MappedRegion` (pool threads) or async Deno calls; their
  * Promises settle (and the next step is scheduled) only when the caller's thread yields to its
  * event loop. The caller must therefore yield (e.g. `await` a resolved timer) at least every
- * ~10 ms, and call `poll(Date.now())` every few ms.
+ * ~10 ms while `busy` is true, and call `poll(Date.now())` every few ms.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
  * mapping. Two chunks ahead of the writer (and the next file, a hidden spare, so rotation is a
@@ -171,6 +171,12 @@ export const RECORDER_TUNING = {
    */
   handoverWindowMs: 50,
   minMargin: 4 << 20,
+  /**
+   * Page tables are set up (MADV_POPULATE_WRITE) in pieces of at most this size: the call holds
+   * the process's mmap lock for reading throughout, and on a low-priority pool thread it can hold
+   * it a long time while any mmap or mprotect of the process (V8's too) waits.
+   */
+  populatePiece: 256 << 10,
 };
 
 type Lane = "spare" | "unmap" | "io";
@@ -247,6 +253,8 @@ export class ChannelRecorder {
     unmap: Promise.resolve(),
     io: Promise.resolve(),
   };
+  /** Background promises not yet settled (chunk preparations and lane jobs). */
+  #inFlight = 0;
   /** The writer is dropping datagrams because its next chunk is busy (one stall per episode). */
   #stalled = false;
   /** The writer's recent peak rate, record bytes per ms (decaying), measured by `poll()`. */
@@ -556,11 +564,9 @@ export class ChannelRecorder {
       if (c.region === null || c.owned <= from || c.start >= to) continue;
       const a = Math.max(from, c.start);
       const b = Math.min(to, c.owned);
-      try {
-        c.region.msync(false, a - c.start, b - a);
-      } catch {
-        // MS_ASYNC cannot fail on a live mapping; nothing to do if it does
-      }
+      // on a pool thread: msync takes the mmap lock, which a pending mmap elsewhere in the
+      // process can hold up for milliseconds (MS_ASYNC cannot fail on a live mapping)
+      this.#track(c.region.msyncAsync(false, a - c.start, b - a).catch(() => {}));
     }
     this.#msyncFrom = to;
   }
@@ -742,7 +748,7 @@ export class ChannelRecorder {
       claimed: false,
       done: Promise.resolve(),
     };
-    chunk.done = this.#prepareChunk(f, chunk).catch((e) => this.#backgroundError(e));
+    chunk.done = this.#track(this.#prepareChunk(f, chunk).catch((e) => this.#backgroundError(e)));
     return chunk;
   }
 
@@ -757,7 +763,14 @@ export class ChannelRecorder {
     try {
       await f.mf.allocateAsync(c.start, c.length);
       if (c.claimed || f.closed) return;
-      c.region = this.#mapChunk(f, c);
+      // mapped on a pool thread: mmap on this thread could wait for the mmap lock (see mapAsync)
+      const region = await f.mf.mapAsync(c.start, c.length, C.MADV_RANDOM);
+      if (c.claimed || f.closed || c.region !== null) {
+        // the writer took the chunk (and mapped it itself) meanwhile, or the file was closed
+        await region.unmapAsync();
+        return;
+      }
+      c.region = region;
     } catch (e) {
       if (c.claimed || f.closed) return;
       c.state = "failed";
@@ -770,13 +783,14 @@ export class ChannelRecorder {
     const piece = Math.max(pageSize(), Math.min(t.zeroPiece, c.length >>> 3));
     // page tables first, in pieces (measured to spare the writer some fault cost on the part
     // that is handed over unzeroed), then zeros
-    for (let at = c.start; at < end; at += piece) {
+    const populatePiece = Math.max(pageSize(), Math.min(t.populatePiece, piece));
+    for (let at = c.start; at < end; at += populatePiece) {
       if (c.claimed || f.closed) return;
       const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
       if (this.#file === f && c.start - this.#pos < margin) break;
       c.busy = true;
       try {
-        if (!await region.populateAsync(at - c.start, Math.min(piece, end - at))) break;
+        if (!await region.populateAsync(at - c.start, Math.min(populatePiece, end - at))) break;
       } finally {
         c.busy = false;
       }
@@ -811,9 +825,17 @@ export class ChannelRecorder {
 
   /** Queues `job` after the previous job of `lane`; the result settles with it, never rejects. */
   #queue(lane: Lane, job: () => Promise<void> | void): Promise<void> {
-    const p = this.#lanes[lane].then(job).catch((e) => this.#backgroundError(e));
+    const p = this.#track(this.#lanes[lane].then(job).catch((e) => this.#backgroundError(e)));
     this.#lanes[lane] = p;
     return p;
+  }
+
+  /** Counts `p` in `#inFlight` until it settles (it never rejects). */
+  #track(p: Promise<void>): Promise<void> {
+    this.#inFlight++;
+    return p.finally(() => {
+      this.#inFlight--;
+    });
   }
 
   #backgroundError(e: unknown): void {
@@ -1058,6 +1080,15 @@ export class ChannelRecorder {
       const i = this.#finished.indexOf(f);
       if (i >= 0) this.#finished.splice(i, 1);
     }
+  }
+
+  /**
+   * Whether background work is under way: its steps advance only while the caller's thread yields
+   * to its event loop, so a busy caller yields every few ms while this is true (and may run on
+   * without yielding while it is false).
+   */
+  get busy(): boolean {
+    return this.#inFlight > 0;
   }
 
   /** Background work still queued (for tests and shutdown). */

@@ -202,3 +202,68 @@ asyncTest(
     }
   },
 );
+
+/** Whether a mapping starts at `address` in /proc/self/maps. */
+function isMapped(address: bigint): boolean {
+  return Deno.readTextFileSync("/proc/self/maps").includes(`${address.toString(16)}-`);
+}
+
+/** The VmFlags of the mapping starting at `address`, from /proc/self/smaps. */
+function vmFlags(address: bigint): string[] {
+  const smaps = Deno.readTextFileSync("/proc/self/smaps");
+  const start = smaps.indexOf(`${address.toString(16)}-`);
+  assert.ok(start >= 0, `mapping 0x${address.toString(16)} not in /proc/self/smaps`);
+  const m = /^VmFlags:(.*)$/m.exec(smaps.slice(start));
+  assert.ok(m !== null, "no VmFlags line");
+  return m[1]!.trim().split(/\s+/);
+}
+
+asyncTest(
+  "mapAsync maps a range whose writes land in the file, with its advice; unmapAsync removes it",
+  async (dir) => {
+    const path = `${dir}/map_async.bin`;
+    const f = MappedFile.create(path);
+    try {
+      await f.allocateAsync(0, 4 * PAGE);
+      assert.throws(() => f.mapAsync(1, PAGE), RangeError);
+      assert.throws(() => f.mapAsync(0, 0), RangeError);
+      const p = f.mapAsync(PAGE, 2 * PAGE, C.MADV_RANDOM);
+      assert.equal(f.inFlight, 1);
+      const r = await p;
+      assert.equal(r.offset, PAGE);
+      assert.equal(r.length, 2 * PAGE);
+      assert.equal(f.mappedRegions, 1);
+      assert.ok(vmFlags(r.address).includes("rr"), `VmFlags ${vmFlags(r.address).join(" ")}`);
+      const view = r.bytes;
+      view.fill(0x5a, 0, 10);
+      view[2 * PAGE - 1] = 0xa5;
+      const address = r.address;
+      const done = r.unmapAsync();
+      assert.ok(r.unmapped, "the region counts as unmapped at once");
+      assert.equal(view.length, 0, "views are detached before the munmap");
+      await done;
+      assert.equal(f.mappedRegions, 0);
+      assert.equal(isMapped(address), false);
+      await r.unmapAsync(); // twice is fine
+      const back = Deno.readFileSync(path);
+      assert.deepEqual([...back.subarray(PAGE, PAGE + 11)], [...new Array(10).fill(0x5a), 0]);
+      assert.equal(back[3 * PAGE - 1], 0xa5);
+      assert.equal(back[0], 0);
+    } finally {
+      await f.closeAsync();
+    }
+  },
+  Deno.build.os !== "linux", // mappings are read from /proc/self/maps
+);
+
+asyncTest("closeAsync() during mapAsync leaves no mapping behind", async (dir) => {
+  const f = MappedFile.create(`${dir}/map_close.bin`);
+  f.allocate(0, 8 * PAGE);
+  const p = f.mapAsync(0, 8 * PAGE, C.MADV_RANDOM);
+  const closed = f.closeAsync();
+  const r = await p;
+  await closed;
+  assert.ok(r.unmapped, "the region mapped during close was unmapped by it");
+  assert.equal(f.mappedRegions, 0);
+  assert.throws(() => f.mapAsync(0, PAGE), isErrno("EBADF"));
+});
