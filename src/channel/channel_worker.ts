@@ -19,6 +19,7 @@ import type { ChannelPlan } from "./plan.ts";
 
 const RECV_TIMEOUT_MS = 100;
 const YIELD_EVERY_MS = 5;
+const IDLE_YIELD_MS = 100;
 const RETRY_CONNECT_MS = 1000;
 const RECORDER_RETRY_MS = 10_000;
 
@@ -227,6 +228,7 @@ async function loop(
   let unrecorded = 0; // while recording is wanted but the recorder could not open
   let rotateSeen = Atomics.load(ctl, CTL.ROTATE);
   let nextYield = performance.now() + YIELD_EVERY_MS;
+  let nextRecYield = plan.record !== null ? 0 : Infinity;
   let nextRetry = performance.now() + RETRY_CONNECT_MS;
   let nextRecorderRetry = performance.now() + RECORDER_RETRY_MS;
   try {
@@ -289,9 +291,13 @@ async function loop(
           if (fan.unconnected > 0) fan.retry();
           nextRetry = now + RETRY_CONNECT_MS;
         }
-        // a relay-only channel has no async work: it yields only when idle, so a busy one never
-        // pauses (an event-loop turn can take a millisecond now and then)
-        if (plan.record !== null || n === 0) await yieldToEventLoop();
+        // a busy channel yields only while its recorder has background work under way (whose
+        // steps advance only in event-loop turns), and a recording one every 100 ms besides: an
+        // event-loop turn can take a millisecond now and then. An idle channel always yields.
+        if (n === 0 || recorder?.busy === true || now >= nextRecYield) {
+          nextRecYield = now + IDLE_YIELD_MS;
+          await yieldToEventLoop();
+        }
         nextYield = performance.now() + YIELD_EVERY_MS;
       }
     }
