@@ -12,9 +12,10 @@
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
  * mapping. Two chunks ahead of the writer (and the next file, a hidden spare, so rotation is a
  * rename plus a header write) are prepared in the background, each by its own job: posix_fallocate,
- * mmap (MADV_RANDOM, against ext4 read-around stalls), MADV_POPULATE_WRITE, then zeros written
- * from the chunk's start in pieces (on this VM the first write to each page costs ~6 µs even after
- * MADV_POPULATE_WRITE; a pool thread pays it instead of the channel thread). Each zeroed piece
+ * mmap (MADV_RANDOM, against ext4 read-around stalls), MADV_POPULATE_WRITE in small pieces (see
+ * `RECORDER_TUNING`), then zeros written from the chunk's start in pieces (the first write to each
+ * page costs ~6-13 µs here; a pool thread pays it instead of the channel thread). mmap, munmap
+ * and msync run on pool threads too: they take the process's mmap lock. Each zeroed piece
  * becomes the writer's; once the writer comes within the hand-over margin of the next piece (what
  * it writes in ~50 ms at its measured rate), the rest of the chunk is handed over as it is. Only
  * allocated space is ever mapped: a full disk is an ENOSPC from posix_fallocate, never a SIGBUS.
@@ -57,7 +58,7 @@
  *
  * Durability. kill -9: every committed block survives (it is in the page cache), and recovery also
  * salvages the complete records of the open block. Power loss: every block committed before the
- * last completed fdatasync, i.e. blocks older than about `fsyncInterval` (plus the fdatasync's own
+ * last completed sync, i.e. blocks older than about `fsyncInterval` (plus the sync's own
  * duration); `msync(MS_ASYNC)` every `msyncEvery` datagrams starts no I/O on Linux.
  *
  * Full disk. When a chunk cannot be allocated, the writer uses what is mapped, then commits, finishes
@@ -172,14 +173,18 @@ export const RECORDER_TUNING = {
   handoverWindowMs: 50,
   minMargin: 4 << 20,
   /**
-   * Page tables are set up (MADV_POPULATE_WRITE) in pieces of at most this size: the call holds
-   * the process's mmap lock for reading throughout, and on a low-priority pool thread it can hold
-   * it a long time while any mmap or mprotect of the process (V8's too) waits.
+   * Page tables are set up (MADV_POPULATE_WRITE) in pieces of at most this size before the zeros
+   * (0: not at all). Measured on this VM: first touch of a fresh page 17 µs; populate 2.5 µs plus
+   * 7 µs for the zeros after it. The call holds the process's mmap lock for reading throughout,
+   * and a low-priority pool thread can be preempted while it does: small pieces bound how long an
+   * mmap (and a page fault queued behind it) can wait.
    */
   populatePiece: 256 << 10,
 };
 
 type Lane = "spare" | "unmap" | "io";
+/** How far behind the writer chunks stay mapped while waiting for their periodic sync. */
+const SYNC_MAPPED_MAX = 256 << 20;
 const MAX_RECORD_OVERHEAD = 10 + 10 + 1 + 64 + 3 + 10; // varints + address text
 
 function errnoOf(e: unknown): string {
@@ -781,10 +786,10 @@ export class ChannelRecorder {
     const end = c.start + c.length;
     const t = RECORDER_TUNING;
     const piece = Math.max(pageSize(), Math.min(t.zeroPiece, c.length >>> 3));
-    // page tables first, in pieces (measured to spare the writer some fault cost on the part
-    // that is handed over unzeroed), then zeros
+    // page tables first (cheaper than faults, and they spare the writer some fault cost on the
+    // part handed over unzeroed), then zeros
     const populatePiece = Math.max(pageSize(), Math.min(t.populatePiece, piece));
-    for (let at = c.start; at < end; at += populatePiece) {
+    for (let at = c.start; t.populatePiece > 0 && at < end; at += populatePiece) {
       if (c.claimed || f.closed) return;
       const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
       if (this.#file === f && c.start - this.#pos < margin) break;
@@ -848,7 +853,16 @@ export class ChannelRecorder {
    * msync mark (invariant 4).
    */
   #retireOldChunks(f: RecFile): void {
-    const keepFrom = Math.min(f.committedEnd, this.#o.msyncEvery > 0 ? this.#msyncFrom : Infinity);
+    const o = this.#o;
+    // chunks stay mapped until synced (for #syncRange), up to SYNC_MAPPED_MAX bytes back
+    const synced = o.fsyncInterval > 0
+      ? Math.max(f.syncedEnd, f.committedEnd - SYNC_MAPPED_MAX)
+      : Infinity;
+    const keepFrom = Math.min(
+      f.committedEnd,
+      o.msyncEvery > 0 ? this.#msyncFrom : Infinity,
+      synced,
+    );
     for (let i = 0; i < this.#cur; i++) {
       const c = f.chunks[i]!;
       if (c.region === null || c.owned < c.start + c.length || c.start + c.length > keepFrom) {
@@ -982,15 +996,16 @@ export class ChannelRecorder {
     this.#fsyncBusy = true;
     const upTo = f.committedEnd;
     this.#lastFsyncMs = this.#nowMs;
+    const from = f.syncedEnd;
     this.#queue("io", async () => {
       try {
         if (f.closed) return;
-        await f.mf.fdatasyncAsync();
+        await this.#syncRange(f, from, upTo);
         this.stats.fsyncs++;
         f.syncedEnd = upTo;
       } catch (e) {
         this.stats.recordErrors++;
-        log.limited(`rec-fsync-${this.#o.channel}`, 10_000, "error", "Cannot fdatasync", {
+        log.limited(`rec-fsync-${this.#o.channel}`, 10_000, "error", "Cannot sync the recording", {
           channel: this.#o.channel,
           file: f.path,
           error: errnoOf(e),
@@ -999,6 +1014,37 @@ export class ChannelRecorder {
         this.#fsyncBusy = false;
       }
     });
+  }
+
+  /**
+   * Makes `[from, to)` of `f` durable: msync(MS_SYNC) through the chunk mappings that cover it,
+   * which writes and waits for just that range and commits the journal (vfs_fsync_range). A
+   * whole-file fdatasync would also write the zeroed pages prepared ahead of the writer and
+   * write-protect them, so the relay thread would fault again on every one of them; it is the
+   * fallback when part of the range is no longer mapped.
+   */
+  async #syncRange(f: RecFile, from: number, to: number): Promise<void> {
+    const parts = f.chunks.filter((c) => c.start < to && c.start + c.length > from);
+    let at = from;
+    for (const c of parts) {
+      if (c.region === null || c.start > at) break;
+      at = Math.min(to, c.start + c.length);
+    }
+    if (at < to) {
+      await f.mf.fdatasyncAsync();
+      return;
+    }
+    // chunks stay mapped until synced (#retireOldChunks), unless the writer got very far ahead
+    for (const c of parts) {
+      const r = c.region;
+      if (r === null || r.unmapped) {
+        await f.mf.fdatasyncAsync();
+        return;
+      }
+      const a = Math.max(from, c.start);
+      const b = Math.min(to, c.start + c.length);
+      await r.msyncAsync(true, a - c.start, b - a);
+    }
   }
 
   /** Finishes a detached file off the hot path: unmap, truncate, fsync, rename, fsync the dir. */

@@ -454,3 +454,65 @@ Deno.test("close() with an open block in a file already past rotateSize finishes
   assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => !e.name.endsWith(".avro")), []);
   Deno.removeSync(dir, { recursive: true });
 });
+
+/** Dirty and resident kB of each mapping of `path`, by file offset, from smaps. */
+function mappingsOf(path: string): { offset: number; rss: number; dirty: number }[] {
+  const out: { offset: number; rss: number; dirty: number }[] = [];
+  let cur: { offset: number; rss: number; dirty: number } | null = null;
+  for (const line of Deno.readTextFileSync("/proc/self/smaps").split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ ([0-9a-f]+) \S+ \d+\s+(.*)$/.exec(line);
+    if (head !== null) {
+      cur = head[2] === path ? { offset: parseInt(head[1]!, 16), rss: 0, dirty: 0 } : null;
+      if (cur !== null) out.push(cur);
+      continue;
+    }
+    const kv = /^(\w+):\s+(\d+) kB$/.exec(line);
+    if (cur === null || kv === null) continue;
+    if (kv[1] === "Rss") cur.rss = Number(kv[2]);
+    if (kv[1] === "Shared_Dirty" || kv[1] === "Private_Dirty") cur.dirty += Number(kv[2]);
+  }
+  return out.sort((a, b) => a.offset - b.offset);
+}
+
+Deno.test({
+  name: "the periodic sync writes back the committed range only, not the pages prepared ahead",
+  ignore: Deno.build.os !== "linux", // mappings are read from /proc/self/smaps
+  async fn() {
+    const dir = tempDir();
+    const chunk = 8 << 20; // prepared ahead: the writer is more than minMargin before the next
+    const rec = await ChannelRecorder.open({
+      ...base(dir),
+      preallocChunk: chunk,
+      fsyncInterval: 20,
+      rotateSize: 0,
+    });
+    try {
+      await feed(rec, 400); // ~280 KB: inside the first chunk, several blocks committed
+      await rec.settle(); // the next chunks are prepared: zeroed, so dirty
+      const fsyncs = rec.stats.fsyncs;
+      const until = Date.now() + 5000;
+      while (rec.stats.fsyncs < fsyncs + 1 && Date.now() < until) {
+        rec.poll(Date.now());
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await rec.settle();
+      assert.ok(rec.stats.fsyncs > fsyncs, "a periodic sync ran");
+      const maps = mappingsOf(rec.stats.currentFile);
+      const first = maps.find((m) => m.offset === 0);
+      const ahead = maps.filter((m) => m.offset >= chunk);
+      assert.ok(first !== undefined, `no mapping at offset 0: ${JSON.stringify(maps)}`);
+      assert.ok(ahead.length >= 1, `no chunk mapped ahead: ${JSON.stringify(maps)}`);
+      // the committed pages were written back (clean now); the zeroed rest is still dirty
+      const clean = first.rss - first.dirty;
+      assert.ok(clean >= 200 && clean <= 300, `first chunk ${JSON.stringify(first)}`);
+      assert.ok(first.dirty >= 7000, `first chunk ${JSON.stringify(first)}`);
+      for (const m of ahead) {
+        assert.ok(m.rss > 0 && m.dirty === m.rss, `chunk ahead ${JSON.stringify(m)}`);
+      }
+    } finally {
+      await rec.close();
+      Deno.removeSync(dir, { recursive: true });
+    }
+    assert.equal(rec.stats.recordErrors, 0);
+  },
+});
