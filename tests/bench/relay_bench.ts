@@ -5,13 +5,17 @@
  *
  *   deno task bench                          relay only: CASES="cref-norec cand", 64 B and 1400 B
  *   deno task bench --record                 recording on: CASES="cref cref-rnd cand", DUR=12
+ *   deno task bench --decimate               recording on, chanrelay alone, twice in one run:
+ *                                            without and with packet decimation (1 in 10)
  *   deno task bench --write                  also replace the table in BENCHMARKS.md
  *   deno task bench --cases "…" --sizes "…"  other cases or sizes; other knobs via run.sh's env
  *   deno task bench --tag NAME               with --write: the BENCHMARKS.md block to replace
  *
- * Without ../shared/bench it says so and exits 0. Never run two benchmarks at once.
+ * RATES, REPS and LAT_RATE from the environment pass through to run.sh (and into the command
+ * shown). Without ../shared/bench it says so and exits 0. Never run two benchmarks at once.
  */
 import { parseArgs } from "node:util";
+import { UdpSocket } from "../../ffi/udp_socket.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const HARNESS = `${ROOT}../shared/bench/run.sh`;
@@ -20,6 +24,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     record: { type: "boolean" },
+    decimate: { type: "boolean" },
     write: { type: "boolean" },
     cases: { type: "string" },
     sizes: { type: "string" },
@@ -37,60 +42,85 @@ try {
   Deno.exit(0);
 }
 
-const record = values.record === true;
-const cases = values.cases ?? (record ? "cref cref-rnd cand" : "cref-norec cand");
+const decimate = values.decimate === true;
+const record = values.record === true || decimate;
+const cases = values.cases ??
+  (decimate ? "cand" : record ? "cref cref-rnd cand" : "cref-norec cand");
 const sizes = values.sizes ?? "64 1400";
 const dur = values.dur ?? (record ? "12" : "3");
 const relayFlags = `--rcvbuf 4MiB --stats-interval 1h --metrics ""${
   record ? " --record-dir {REC}" : ""
 }`;
 const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--max-old-space-size=128"; // as the binary
-const candCmd =
-  `${Deno.execPath()} run -A --frozen ${V8_FLAGS} ${ROOT}main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`;
 const work = Deno.makeTempDirSync({ prefix: "chanrelay-bench-" });
-const summary = `${work}/summary.txt`;
-const env: Record<string, string> = {
-  CASES: cases,
-  SIZES: sizes,
-  DUR: dur,
-  CAND_CMD: candCmd,
-  SUMMARY: summary,
-  SAT_EXTRA: Deno.env.get("SAT_EXTRA") ?? "",
-  AUTOGROUP_NICE: Deno.env.get("AUTOGROUP_NICE") ?? "-20",
-  SOCKPERF: "0",
-};
-const shownEnv: Record<string, string> = {
-  ...env,
-  CAND_CMD:
-    `deno run -A --frozen ${V8_FLAGS} main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${relayFlags}`,
-};
-const command = Object.entries(shownEnv).filter(([k]) => k !== "SUMMARY")
-  .map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ") + " ../shared/bench/run.sh";
-console.error(`# ${command}`);
-const started = new Date();
-const proc = await new Deno.Command("bash", {
-  args: [HARNESS],
-  env,
-  stdout: "inherit",
-  stderr: "inherit",
-}).output();
-if (!proc.success) {
-  console.error(`run.sh failed (exit ${proc.code})`);
-  Deno.exit(1);
-}
+const PASS_THROUGH = ["RATES", "REPS", "LAT_RATE"];
 
 type Row = Record<string, string>;
-const rows: { kind: string; kv: Row }[] = Deno.readTextFileSync(summary).split("\n")
-  .filter((l) => /^(MAXRATE|LATENCY|SATURATION) /.test(l))
-  .map((l) => {
-    const [kind, ...rest] = l.split(" ");
-    return {
-      kind: kind!,
-      kv: Object.fromEntries(rest.map((p) => p.split("=") as [string, string])),
-    };
-  });
-const get = (kind: string, c: string, size: string, key: string): number => {
-  const r = rows.find((x) => x.kind === kind && x.kv.case === c && x.kv.size === size);
+type Parsed = { kind: string; kv: Row }[];
+
+/** One run of the harness with chanrelay run by `flags`; returns its summary rows and command. */
+async function harness(flags: string, name: string): Promise<{ rows: Parsed; command: string }> {
+  const summary = `${work}/summary-${name}.txt`;
+  const env: Record<string, string> = {
+    CASES: cases,
+    SIZES: sizes,
+    DUR: dur,
+    CAND_CMD:
+      `${Deno.execPath()} run -A --frozen ${V8_FLAGS} ${ROOT}main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${flags}`,
+    SUMMARY: summary,
+    SAT_EXTRA: Deno.env.get("SAT_EXTRA") ?? "",
+    AUTOGROUP_NICE: Deno.env.get("AUTOGROUP_NICE") ?? "-20",
+    SOCKPERF: "0",
+  };
+  for (const k of PASS_THROUGH) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  const shownEnv: Record<string, string> = {
+    ...env,
+    CAND_CMD:
+      `deno run -A --frozen ${V8_FLAGS} main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${flags}`,
+  };
+  const command = Object.entries(shownEnv).filter(([k]) => k !== "SUMMARY")
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ") + " ../shared/bench/run.sh";
+  console.error(`# ${command}`);
+  const proc = await new Deno.Command("bash", {
+    args: [HARNESS],
+    env,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!proc.success) {
+    console.error(`run.sh failed (exit ${proc.code})`);
+    Deno.exit(1);
+  }
+  const rows = Deno.readTextFileSync(summary).split("\n")
+    .filter((l) => /^(MAXRATE|LATENCY|SATURATION) /.test(l))
+    .map((l) => {
+      const [kind, ...rest] = l.split(" ");
+      return {
+        kind: kind!,
+        kv: Object.fromEntries(rest.map((p) => p.split("=") as [string, string])),
+      };
+    });
+  return { rows, command };
+}
+
+const started = new Date();
+// decimated datagrams go to a socket of this process that is never read: the kernel drops
+// them once its buffer is full, as cheaply as a real consumer would take them
+const decimateSink = decimate ? UdpSocket.create() : null;
+decimateSink?.bind({ ip: 0x7f000001, port: 0 });
+const decimateFlags = decimateSink === null
+  ? ""
+  : ` --decimate-to 127.0.0.1:${decimateSink.localAddress().port} --decimate packet:10`;
+const main = await harness(relayFlags, "main");
+const decimated = decimate ? await harness(relayFlags + decimateFlags, "decimated") : null;
+decimateSink?.close();
+const rows = main.rows;
+const command = decimated === null ? main.command : `${main.command}, then ${decimated.command}`;
+const get = (kind: string, c: string, size: string, key: string, from = rows): number => {
+  const r = from.find((x) => x.kind === kind && x.kv.case === c && x.kv.size === size);
   const v = Number(r?.kv[key]);
   return Number.isFinite(v) ? v : NaN;
 };
@@ -133,9 +163,29 @@ for (const size of sizes.split(/\s+/).filter((s) => s !== "")) {
     );
   }
 }
+if (decimated !== null) {
+  // the issue's question: how much max loss-free rate does packet decimation cost?
+  lines.length = 0;
+  lines.push(
+    "| size | max loss-free pps, decimation off | on (packet, 1 in 10) | change | CPU µs/datagram off / on |",
+  );
+  lines.push("|---|---|---|---|---|");
+  for (const size of sizes.split(/\s+/).filter((x) => x !== "")) {
+    const off = get("MAXRATE", "cand", size, "max_pps");
+    const on = get("MAXRATE", "cand", size, "max_pps", decimated.rows);
+    const change = Number.isFinite(off) && Number.isFinite(on) && off > 0
+      ? `${((on / off - 1) * 100).toFixed(1)} %`
+      : "–";
+    lines.push(
+      `| ${size} | ${fmt(off)} | ${fmt(on)} | ${change} | ${
+        fmt(get("MAXRATE", "cand", size, "cpu_us_per_pkt"), 2)
+      } / ${fmt(get("MAXRATE", "cand", size, "cpu_us_per_pkt", decimated.rows), 2)} |`,
+    );
+  }
+}
 const table = lines.join("\n");
 console.log(`\n${table}\n`);
-console.log(`(${started.toISOString()}; raw summary: ${summary})`);
+console.log(`(${started.toISOString()}; raw summaries in ${work})`);
 
 if (values.write) {
   const path = `${ROOT}BENCHMARKS.md`;
@@ -145,12 +195,12 @@ if (values.write) {
   } catch {
     text = "# Benchmarks\n";
   }
-  const tag = values.tag ?? (record ? "recording" : "relay-only");
+  const tag = values.tag ?? (decimate ? "decimation" : record ? "recording" : "relay-only");
   const begin = `<!-- bench:${tag}:begin -->`;
   const end = `<!-- bench:${tag}:end -->`;
   const block =
     `${begin}\n${started.toISOString().slice(0, 16)}Z, \`deno task bench${
-      record ? " --record" : ""
+      decimate ? " --decimate" : record ? " --record" : ""
     }\` ` +
     `(equivalent to \`${command}\` with CAND_CMD running \`chanrelay run\`).\n\n${table}\n${end}`;
   const i = text.indexOf(begin);
