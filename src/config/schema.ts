@@ -279,6 +279,27 @@ const loopSchema = z.boolean().default(false).meta({
 // ---------------------------------------------------------------------------------------------
 // Objects
 
+/**
+ * TTL 0 keeps multicast on this host; a unicast socket refuses it (IP_TTL is 1 to 255), so it is
+ * a config error there rather than a channel that fails to start.
+ */
+function checkUnicastTtl(
+  to: Address | undefined,
+  ttl: number | undefined,
+  // (runs even when other fields failed: `to` may then be anything)
+  ctx: { addIssue(issue: { code: "custom"; path: string[]; message: string }): void },
+): void {
+  if (ttl !== 0 || typeof to !== "object" || to === null || typeof to.ip !== "number") return;
+  if (!isMulticast(to.ip)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["ttl"],
+      message:
+        `TTL 0 applies only to a multicast destination; "${to.text}" is unicast (use 1 to 255)`,
+    });
+  }
+}
+
 /** Cross-field checks run even when other fields failed, as long as the value is a mapping. */
 const WHEN_OBJECT = {
   when: (p: { value: unknown }) => typeof p.value === "object" && p.value !== null,
@@ -299,6 +320,7 @@ export const relayDestinationSchema = z
     loop: loopSchema,
     interface: ipv4Schema("interface", "Interface address the datagrams leave by").optional(),
   })
+  .superRefine((d, ctx) => checkUnicastTtl(d.to, d.ttl, ctx), WHEN_OBJECT)
   .meta({ title: "Relay destination" });
 
 /** A channel's `record` block. */
@@ -434,6 +456,7 @@ const decimateObject = z
     samples: samplesSchema.optional(),
   })
   .superRefine((d, ctx) => {
+    checkUnicastTtl(d.to, d.ttl, ctx);
     const mode = d.mode;
     const need = (key: "factor" | "max_rate" | "samples") => {
       if (d[key] === undefined) {
