@@ -313,13 +313,18 @@ Deno.test("a relay destination's ttl is left unset when not written (the sender 
         listen: "127.0.0.1:5000",
         relay: [{ to: "239.1.1.1:6000" }, { to: "127.0.0.1:6001" }, {
           to: "127.0.0.1:6002",
-          ttl: 0,
-        }],
+          ttl: 5,
+        }, { to: "239.1.1.2:6003", ttl: 0 }],
       },
     },
   });
   const relay = c.channels.a!.relay;
   equal(relay[0]!.ttl, undefined);
   equal(relay[1]!.ttl, undefined);
-  equal(relay[2]!.ttl, 0);
+  equal(relay[2]!.ttl, 5);
+  equal(
+    relay[3]!.ttl,
+    0,
+    "TTL 0 keeps multicast on this host (unicast refuses it: a config error)",
+  );
 });
