@@ -5,8 +5,8 @@
  *
  *   deno task bench                          relay only: CASES="cref-norec cand", 64 B and 1400 B
  *   deno task bench --record                 recording on: CASES="cref cref-rnd cand", DUR=12
- *   deno task bench --decimate               recording on, chanrelay alone, twice in one run:
- *                                            without and with packet decimation (1 in 10)
+ *   deno task bench --decimate               recording on, chanrelay alone, for each size twice
+ *                                            in a row: without, then with packet decimation
  *   deno task bench --write                  also replace the table in BENCHMARKS.md
  *   deno task bench --cases "…" --sizes "…"  other cases or sizes; other knobs via run.sh's env
  *   deno task bench --tag NAME               with --write: the BENCHMARKS.md block to replace
@@ -59,11 +59,15 @@ type Row = Record<string, string>;
 type Parsed = { kind: string; kv: Row }[];
 
 /** One run of the harness with chanrelay run by `flags`; returns its summary rows and command. */
-async function harness(flags: string, name: string): Promise<{ rows: Parsed; command: string }> {
+async function harness(
+  flags: string,
+  name: string,
+  sizeList = sizes,
+): Promise<{ rows: Parsed; command: string }> {
   const summary = `${work}/summary-${name}.txt`;
   const env: Record<string, string> = {
     CASES: cases,
-    SIZES: sizes,
+    SIZES: sizeList,
     DUR: dur,
     CAND_CMD:
       `${Deno.execPath()} run -A --frozen ${V8_FLAGS} ${ROOT}main.ts run --listen 127.0.0.1:{IN} --relay {OUT} ${flags}`,
@@ -114,11 +118,28 @@ decimateSink?.bind({ ip: 0x7f000001, port: 0 });
 const decimateFlags = decimateSink === null
   ? ""
   : ` --decimate-to 127.0.0.1:${decimateSink.localAddress().port} --decimate packet:10`;
-const main = await harness(relayFlags, "main");
-const decimated = decimate ? await harness(relayFlags + decimateFlags, "decimated") : null;
+let main: { rows: Parsed; command: string };
+let decimated: { rows: Parsed; command: string } | null = null;
+if (!decimate) {
+  main = await harness(relayFlags, "main");
+} else {
+  // size by size, off then on, so the two halves compared are minutes apart, not a whole run
+  main = { rows: [], command: "" };
+  decimated = { rows: [], command: "" };
+  for (const size of sizes.split(/\s+/).filter((x) => x !== "")) {
+    const off = await harness(relayFlags, `off-${size}`, size);
+    const on = await harness(relayFlags + decimateFlags, `on-${size}`, size);
+    main.rows.push(...off.rows);
+    decimated.rows.push(...on.rows);
+    main.command = off.command.replace(`SIZES="${size}"`, `SIZES="<each size>"`);
+    decimated.command = on.command.replace(`SIZES="${size}"`, `SIZES="<each size>"`);
+  }
+}
 decimateSink?.close();
 const rows = main.rows;
-const command = decimated === null ? main.command : `${main.command}, then ${decimated.command}`;
+const command = decimated === null
+  ? main.command
+  : `for each size of ${JSON.stringify(sizes)}: ${main.command}, then ${decimated.command}`;
 const get = (kind: string, c: string, size: string, key: string, from = rows): number => {
   const r = from.find((x) => x.kind === kind && x.kv.case === c && x.kv.size === size);
   const v = Number(r?.kv[key]);
