@@ -96,7 +96,11 @@ Deno.test(NAME, async () => {
 
       // every in-progress file (and spare) the killed process left was dealt with before ready
       for (const f of [...killed.inprogress, ...killed.spares]) {
-        assert.ok(!exists(f), `round ${round}: "${f}" is still there after the restart`);
+        if (exists(f)) {
+          // what the restarted process said about its recordings, to tell why
+          const said = p.lines.filter((l) => /recover|recording|Cannot/i.test(l)).join("\n");
+          assert.fail(`round ${round}: "${f}" is still there after the restart\n${said}`);
+        }
       }
       const reports = recoveryReports(p);
       assert.deepEqual(reports.map((r) => r.path).sort(), killed.inprogress, `round ${round}`);
