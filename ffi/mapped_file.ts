@@ -251,14 +251,24 @@ export class MappedFile {
    * Map only what was allocated: touching an unallocated page of a full disk raises SIGBUS.
    */
   map(offset: number, length: number): MappedRegion {
-    const fd = this.#live();
-    if (offset % pageSize() !== 0) throw new RangeError(`Map offset ${offset} is not page-aligned`);
-    if (length <= 0) throw new RangeError(`Map length must be positive, got ${length}`);
-    const prot = this.#readOnly ? C.PROT_READ : C.PROT_READ | C.PROT_WRITE;
+    const { fd, prot } = this.#mapArgs(offset, length);
     const ptr = libc().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset));
     if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
       throw new ErrnoError("mmap", errno(), `${this.#path} @${offset}+${length}`);
     }
+    return this.#adopt(ptr, offset, length);
+  }
+
+  /** Checks `map()`'s arguments; the descriptor and protection to map with. */
+  #mapArgs(offset: number, length: number): { fd: number; prot: number } {
+    const fd = this.#live();
+    if (offset % pageSize() !== 0) throw new RangeError(`Map offset ${offset} is not page-aligned`);
+    if (length <= 0) throw new RangeError(`Map length must be positive, got ${length}`);
+    return { fd, prot: this.#readOnly ? C.PROT_READ : C.PROT_READ | C.PROT_WRITE };
+  }
+
+  /** Wraps a fresh mapping in a region this file keeps track of. */
+  #adopt(ptr: Deno.PointerObject, offset: number, length: number): MappedRegion {
     const region = new MappedRegion(
       ptr,
       offset,
@@ -278,10 +288,7 @@ export class MappedFile {
    * @throws RangeError for an unaligned offset or a non-positive length; ErrnoError EBADF after close
    */
   mapAsync(offset: number, length: number, advice?: number): Promise<MappedRegion> {
-    const fd = this.#live();
-    if (offset % pageSize() !== 0) throw new RangeError(`Map offset ${offset} is not page-aligned`);
-    if (length <= 0) throw new RangeError(`Map length must be positive, got ${length}`);
-    const prot = this.#readOnly ? C.PROT_READ : C.PROT_READ | C.PROT_WRITE;
+    const { fd, prot } = this.#mapArgs(offset, length);
     const what = `${this.#path} @${offset}+${length}`;
     // the region is registered before the call stops counting, so closeAsync() unmaps it
     const call = libcAsync().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset))
@@ -289,15 +296,7 @@ export class MappedFile {
         if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
           throw new ErrnoError("mmap", errnoNumber("ENOMEM"), what);
         }
-        const region = new MappedRegion(
-          ptr,
-          offset,
-          length,
-          this.#path,
-          () => this.#regions.delete(region),
-        );
-        this.#regions.add(region);
-        return region;
+        return this.#adopt(ptr, offset, length);
       });
     return this.#calls.track(call).then(async (region) => {
       if (advice !== undefined && !region.unmapped) {
