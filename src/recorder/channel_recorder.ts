@@ -1024,13 +1024,10 @@ export class ChannelRecorder {
    * fallback when part of the range is no longer mapped.
    */
   async #syncRange(f: RecFile, from: number, to: number): Promise<void> {
+    // chunks are contiguous and hold everything committed: the range is covered when all of
+    // those it touches are still mapped
     const parts = f.chunks.filter((c) => c.start < to && c.start + c.length > from);
-    let at = from;
-    for (const c of parts) {
-      if (c.region === null || c.start > at) break;
-      at = Math.min(to, c.start + c.length);
-    }
-    if (at < to) {
+    if (parts.some((c) => c.region === null || c.region.unmapped)) {
       await f.mf.fdatasyncAsync();
       return;
     }
