@@ -24,8 +24,9 @@
  * 1. Ownership. Each chunk is split at `owned`: the writer owns `[start, owned)`, the background
  *    the rest. `owned` only ever grows, so a cached copy of it (the fast path's limit) is always
  *    safe. The writer writes, msyncs and commits only below `owned` (at or below its frontier);
- *    a background call touches only memory at or after `owned` (every call on a chunk's memory is
- *    issued with `busy` set, and `owned` moves past a piece only once its call has settled).
+ *    a background call writes only memory at or after `owned` (every call that writes a chunk's
+ *    memory is issued with `busy` set, and `owned` moves past a piece only once its call has
+ *    settled). MADV_POPULATE_WRITE changes no byte: it may still be in flight on claimed memory.
  * 2. Hand-off. `owned` moves (a) past a piece when its zeroing settles, (b) to the end when the
  *    job stops (done, or the writer is near), or (c) to the end when the writer claims the chunk:
  *    only while no call on its memory is in flight (`busy` false); the job checks `claimed` before
@@ -133,7 +134,7 @@ interface Chunk {
   state: "preparing" | "ready" | "failed";
   /** End of the writer's part (file offset). Only ever grows: a cached copy is always safe. */
   owned: number;
-  /** A background call on the chunk's memory (at `owned` or after) is in flight. */
+  /** A background call that writes the chunk's memory (at `owned` or after) is in flight. */
   busy: boolean;
   /** The writer took it over: its preparation job issues nothing more. */
   claimed: boolean;
@@ -162,7 +163,10 @@ const MADV_DONTNEED = C.MADV_DONTNEED;
  * test makes hand-offs race on purpose); nothing else should.
  */
 export const RECORDER_TUNING = {
-  /** Zeros are written over a chunk in pieces of at most this size (one pool-thread call each)… */
+  /**
+   * Zeros are written over a chunk in pieces of at most this size (one pool-thread call each; 0:
+   * no zeros, the writer pays the first write to each page)…
+   */
   zeroPiece: 2 << 20,
   /**
    * …and no piece is started once the writer is closer to the chunk than it writes in this many
@@ -649,7 +653,7 @@ export class ChannelRecorder {
       ) {
         this.#fsync(file);
       }
-    } else if (this.#spare !== null && this.#spare.chunks[0]!.state === "ready") {
+    } else if (this.#spare !== null && this.#takeSpare(this.#spare)) {
       this.#activate(this.#spare, nowMs);
       log.info("Recording resumed", { channel: o.channel, file: this.stats.currentFile });
     }
@@ -670,7 +674,7 @@ export class ChannelRecorder {
       return;
     }
     const spare = this.#spare;
-    if (spare === null || spare.chunks[0]!.state !== "ready") return;
+    if (spare === null || !this.#takeSpare(spare)) return;
     this.#rotateWanted = false;
     this.#commit();
     // committing a file past rotateSize rotates it (a nested call): then it is done already
@@ -678,6 +682,21 @@ export class ChannelRecorder {
     this.#detach(f);
     this.#activate(spare, this.#nowMs);
     this.#finish(f);
+  }
+
+  /**
+   * Whether the spare can become the file being written now: its first chunk is ready, or mapped
+   * with no zeroing in flight (then the writer claims it as it is and faults in the rest itself,
+   * rather than let a rotation wait on a preparation that a busy machine may starve for long).
+   */
+  #takeSpare(spare: RecFile): boolean {
+    const c = spare.chunks[0]!;
+    if (c.state === "ready") return true;
+    if (c.state !== "preparing" || c.region === null || c.busy) return false;
+    c.claimed = true;
+    c.owned = c.start + c.length;
+    c.state = "ready";
+    return true;
   }
 
   /** Stops writing `f` (no space): commit, finish it, and wait for a new file. */
@@ -793,14 +812,10 @@ export class ChannelRecorder {
       if (c.claimed || f.closed) return;
       const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
       if (this.#file === f && c.start - this.#pos < margin) break;
-      c.busy = true;
-      try {
-        if (!await region.populateAsync(at - c.start, Math.min(populatePiece, end - at))) break;
-      } finally {
-        c.busy = false;
-      }
+      // not `busy`: it changes no byte, so the writer may claim the chunk meanwhile
+      if (!await region.populateAsync(at - c.start, Math.min(populatePiece, end - at))) break;
     }
-    while (c.owned < end) {
+    while (t.zeroPiece > 0 && c.owned < end) {
       if (c.claimed || f.closed) return;
       const at = c.owned;
       const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);

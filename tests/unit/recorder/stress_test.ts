@@ -200,7 +200,12 @@ Deno.test("recorder drops datagrams between blocks, never inside one, when zeros
   // zero every chunk right up to the writer, in small pieces: an unpaced writer keeps reaching
   // chunks with a memset in flight, which it must neither enter nor wait for
   const saved = { ...RECORDER_TUNING };
-  Object.assign(RECORDER_TUNING, { zeroPiece: 64 << 10, minMargin: 0, handoverWindowMs: 0 });
+  Object.assign(RECORDER_TUNING, {
+    zeroPiece: 64 << 10,
+    populatePiece: 0,
+    minMargin: 0,
+    handoverWindowMs: 0,
+  });
   try {
     const s = await stress(
       "racing zeroing",
@@ -208,6 +213,29 @@ Deno.test("recorder drops datagrams between blocks, never inside one, when zeros
       (MB / 10) * 1e6,
     );
     assert.ok(s.stalls > 0 && s.unrecorded > 0, "the writer never caught up with the zeroing");
+  } finally {
+    Object.assign(RECORDER_TUNING, saved);
+  }
+});
+
+Deno.test("recorder takes over chunks and spare files while their page tables are being set up, dropping nothing", async () => {
+  // MADV_POPULATE_WRITE changes no byte: unlike zeroing, a populate in flight never makes the
+  // writer drop; it claims the chunk (or the next file) as it is
+  const saved = { ...RECORDER_TUNING };
+  Object.assign(RECORDER_TUNING, {
+    zeroPiece: 0,
+    populatePiece: 4096,
+    minMargin: 0,
+    handoverWindowMs: 0,
+  });
+  try {
+    const s = await stress(
+      "racing populate",
+      { preallocChunk: 1 << 20, rotateSize: 2 << 20 },
+      (MB / 10) * 1e6,
+    );
+    assert.ok(s.stalls > 0, "the writer never caught up with the preparation");
+    assert.equal(s.unrecorded, 0);
   } finally {
     Object.assign(RECORDER_TUNING, saved);
   }
