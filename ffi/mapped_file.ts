@@ -422,6 +422,22 @@ export class MappedRegion {
   }
 
   /**
+   * MADV_POPULATE_WRITE over `[offset, offset+length)` (widened to pages), here and now: page
+   * tables set up for writing, bytes unchanged. False where the kernel lacks it or the call
+   * failed (then nothing else is tried: see `prefault` for a fallback that touches the pages).
+   */
+  populate(offset = 0, length = this.#length - offset): boolean {
+    checkRange(offset, length, this.#length);
+    if (C.MADV_POPULATE_WRITE < 0 || length === 0) return false;
+    const r = libc().madvise(
+      this.#at(offset),
+      BigInt(this.#span(offset, length)),
+      C.MADV_POPULATE_WRITE,
+    );
+    return r === 0;
+  }
+
+  /**
    * Faults in `[offset, offset+length)` for writing so a later writer does not stall on it:
    * MADV_POPULATE_WRITE where the kernel has it, else one write per page of the byte already there.
    */

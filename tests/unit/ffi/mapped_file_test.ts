@@ -154,6 +154,29 @@ mappedTest(
 );
 
 mappedTest(
+  "MappedFile: populate sets up the pages of the range for writing and changes no byte",
+  (dir) => {
+    const f = MappedFile.create(`${dir}/populate.bin`);
+    try {
+      const length = 32 * PAGE;
+      f.allocate(0, length);
+      const r = f.map(0, length);
+      r.bytes[3 * PAGE + 5] = 7;
+      r.madvise(C.MADV_DONTNEED); // nothing of this mapping resident, the byte is in the file
+      assert.equal(residentKb(r.address), 0);
+      assert.equal(r.populate(2 * PAGE, 4 * PAGE), true);
+      assert.equal(residentKb(r.address) * 1024, 4 * PAGE);
+      assert.equal(r.bytes[3 * PAGE + 5], 7);
+      assert.equal(r.populate(0, 0), false); // nothing to do
+      assert.throws(() => r.populate(length, 1), RangeError);
+    } finally {
+      f.close();
+    }
+  },
+  Deno.build.os !== "linux", // residency is read from /proc/self/smaps
+);
+
+mappedTest(
   "MappedFile: prefault makes every page of the range resident and keeps its bytes",
   (dir) => {
     const f = MappedFile.create(`${dir}/prefault.bin`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ChannelRecorder } from "../../../src/recorder/channel_recorder.ts";
+import { ChannelRecorder, RECORDER_TUNING } from "../../../src/recorder/channel_recorder.ts";
 import type { RecorderOptions } from "../../../src/recorder/options.ts";
 import { planRetention } from "../../../src/recorder/retention.ts";
 import { decodeHeader } from "../../../src/recorder/avro_schema.ts";
@@ -514,5 +514,37 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
     assert.equal(rec.stats.recordErrors, 0);
+  },
+});
+
+Deno.test({
+  name: "the writer sets up page tables ahead of itself where the background has not",
+  ignore: Deno.build.os !== "linux", // MADV_POPULATE_WRITE; residency from /proc/self/smaps
+  async fn() {
+    // the background only allocates and maps (no populate, no zeros), as when a saturated core
+    // starves it: then the writer populates `warmPiece` ahead of where it writes, and those pages
+    // are resident before anything is written there (between half a piece and a piece ahead)
+    const saved = { ...RECORDER_TUNING };
+    const piece = 8 << 20;
+    const residentAhead = async (warmPiece: number): Promise<number> => {
+      Object.assign(RECORDER_TUNING, { populatePiece: 0, zeroPiece: 0, warmPiece });
+      const dir = tempDir();
+      const rec = await ChannelRecorder.open({ ...base(dir), preallocChunk: 16 << 20 });
+      try {
+        await feed(rec, 1500); // ~1 MB
+        const first = mappingsOf(rec.stats.currentFile).find((m) => m.offset === 0);
+        assert.ok(first !== undefined, "the first chunk is mapped");
+        return first.rss * 1024 - rec.stats.bytes;
+      } finally {
+        await rec.close();
+        Deno.removeSync(dir, { recursive: true });
+        Object.assign(RECORDER_TUNING, saved);
+      }
+    };
+    const cold = await residentAhead(0);
+    const warm = await residentAhead(piece);
+    // without: only what page faults brought in (large folios may round up to 2 MiB)
+    assert.ok(cold < (2 << 20) + 65536, `${cold} bytes resident ahead without warm-up`);
+    assert.ok(warm >= piece / 2 && warm <= piece, `${warm} bytes resident ahead with warm-up`);
   },
 });
