@@ -42,6 +42,16 @@ export function idleBlockingPool(): number {
   return changed;
 }
 
+/**
+ * Gives the calling thread the lowest priority (nice 19). Linux only: there, setpriority with
+ * who 0 changes the calling thread alone (elsewhere it would change the whole process). Returns
+ * whether it did.
+ */
+export function lowerThisThread(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  return libc().setpriority(PRIO_PROCESS, 0, LOWEST) === 0;
+}
+
 /** The nice value of thread `tid` as /proc reports it (Linux), or NaN. */
 export function threadNice(tid: number): number {
   try {

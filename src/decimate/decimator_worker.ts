@@ -8,6 +8,7 @@
  */
 import { C } from "../../ffi/constants.ts";
 import { ErrnoError } from "../../ffi/errno.ts";
+import { lowerThisThread } from "../../ffi/threads.ts";
 import { DatagramBatch, UdpSocket } from "../../ffi/udp_socket.ts";
 import { configureLog, log } from "../log.ts";
 import { type FromDecimator, parseToDecimator, type ToDecimator } from "./messages.ts";
@@ -264,4 +265,8 @@ self.onmessage = (e: MessageEvent) => {
   handle(m);
 };
 
+// Decimation is best effort and must never take CPU from a relay thread (a decimator Worker
+// usually shares a core with one): at nice 19 it runs on what the relays leave, and when that is
+// not enough its rings overrun (counted) instead of the relay slowing down.
+lowerThisThread();
 post({ type: "ready" });

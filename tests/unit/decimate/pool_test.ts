@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseIPv4 } from "../../../ffi/inet.ts";
+import { threadNice } from "../../../ffi/threads.ts";
 import { UdpSocket } from "../../../ffi/udp_socket.ts";
 import { designDecimationFilter } from "../../../src/decimate/fir.ts";
 import { DecimateOptionsError } from "../../../src/decimate/options.ts";
@@ -215,6 +216,43 @@ Deno.test("pool assigns channels to the least loaded Worker and detach frees the
   } finally {
     await pool.close();
   }
+});
+
+/** Thread ids of this process's Worker threads. */
+function workerThreads(): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const comm = Deno.readTextFileSync(`/proc/self/task/${e.name}/comm`);
+      if (comm.startsWith("worker-")) out.push(Number(e.name));
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "pool: decimator Workers run at the lowest priority, the rest of the process does not",
+  ignore: Deno.build.os !== "linux", // thread priorities from /proc
+  async fn() {
+    const lowered = () => workerThreads().map(threadNice).filter((n) => n === 19).length;
+    // Worker threads of earlier tests may take a moment to end
+    const deadline = Date.now() + 5000;
+    while (lowered() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(lowered(), 0, "no lowered Worker threads before the pool starts");
+    const mainNice = threadNice(Deno.pid);
+    const pool = new DecimatorPool({ workers: 2 });
+    try {
+      const opts = { to: "127.0.0.1:9", mode: "packet", factor: 2 };
+      await pool.attach("a", opts); // each attach is answered by its Worker: both are running
+      await pool.attach("b", opts);
+      assert.equal(lowered(), 2, `nice values ${workerThreads().map(threadNice)}`);
+      assert.equal(threadNice(Deno.pid), mainNice, "the main thread keeps its priority");
+    } finally {
+      await pool.close();
+    }
+  },
 });
 
 Deno.test("pool: close stops a busy decimator Worker within 250 ms", async () => {
