@@ -14,9 +14,10 @@ const HELP = `chanrelay inspect: show what recordings hold
 Usage: chanrelay inspect FILE… [--records [--limit N]] [--json]
 
 For each file: size, schema, codec and chanrelay metadata (channel, host, version, first seq,
-start time), blocks and records, seq range, receive-time range, and whether it is complete,
-still in progress (records of an open block, preallocated space) or damaged. Across the files
-given, missing seq ranges (gaps) are listed. Every record is validated (the same deep scan as
+start time), blocks and records, seq range and the seq numbers missing in it (gaps: datagrams
+counted but not recorded, from the header's first seq on), receive-time range, and whether it
+is complete, still in progress (records of an open block, preallocated space) or damaged.
+Across the files given, missing seq ranges between them are listed too. Every record is validated (the same deep scan as
 "chanrelay recover"), read through a read-only mmap.
 
 Options:
@@ -102,6 +103,8 @@ function summaryJson(path: string, s: ScanResult): Record<string, unknown> {
     uncommitted_records: s.open?.records ?? 0,
     first_seq: s.firstSeq,
     last_seq: s.lastSeq,
+    missing: s.missing,
+    gaps: s.gaps,
     first_time: s.minTimeUs === null ? null : isoMicros(s.minTimeUs),
     last_time: s.maxTimeUs === null ? null : isoMicros(s.maxTimeUs),
     data_end: s.open !== null ? s.open.end : s.goodEnd,
@@ -109,6 +112,16 @@ function summaryJson(path: string, s: ScanResult): Record<string, unknown> {
     damage: s.damage,
     valid_after_damage: s.validAfter,
   };
+}
+
+/** "none", or how many seq numbers are missing and where (from the header's first seq on). */
+function gapsText(s: ScanResult): string {
+  if (s.missing === 0) return "none";
+  const shown = s.gaps.slice(0, 10).map((g) =>
+    g.from === g.to ? `${g.from}` : `${g.from}..${g.to}`
+  );
+  const more = s.gaps.length > shown.length ? ", …" : "";
+  return `${s.missing} seq missing: ${shown.join(", ")}${more}`;
 }
 
 function summaryText(path: string, s: ScanResult): string {
@@ -124,6 +137,7 @@ function summaryText(path: string, s: ScanResult): string {
       `  records:    ${j.records} in ${s.blocks} block(s)` +
         (s.open !== null ? ` (+ ${s.open.records} uncommitted)` : ""),
       `  seq:        ${s.firstSeq === null ? "-" : `${s.firstSeq}..${s.lastSeq}`}`,
+      `  gaps:       ${gapsText(s)}`,
       `  time:       ${j.first_time ?? "-"} .. ${j.last_time ?? "-"}`,
     );
   }

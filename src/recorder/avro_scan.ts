@@ -69,6 +69,15 @@ export interface OpenBlock {
 }
 
 /** What a scan found. */
+/** A range of seq numbers (inclusive) missing from a recording. */
+export interface SeqGap {
+  from: number;
+  to: number;
+}
+
+/** How many gaps a scan lists (it counts every missing seq in `missing` regardless). */
+export const MAX_LISTED_GAPS = 1000;
+
 export interface ScanResult {
   size: number;
   header: HeaderInfo | null;
@@ -80,6 +89,8 @@ export interface ScanResult {
   lastSeq: number | null;
   /** seq numbers skipped between blocks (from the header's first seq on): datagrams not recorded. */
   missing: number;
+  /** Where they were skipped, in order: the first `MAX_LISTED_GAPS` ranges (inclusive). */
+  gaps: SeqGap[];
   minTimeUs: number | null;
   maxTimeUs: number | null;
   /** Offset after the last valid committed block (the header's end if none). */
@@ -274,6 +285,13 @@ function visitBlock(
   return n;
 }
 
+/** Counts (and lists) the seq numbers from `expected` up to `next` as missing. */
+function skipped(result: ScanResult, expected: number, next: number): void {
+  if (next <= expected) return;
+  result.missing += next - expected;
+  if (result.gaps.length < MAX_LISTED_GAPS) result.gaps.push({ from: expected, to: next - 1 });
+}
+
 /** Scans a whole recording held in `buf` (e.g. a read-only mmap of the file). */
 export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanResult {
   const deepOpt = options.deep ?? true;
@@ -287,6 +305,7 @@ export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanR
     firstSeq: null,
     lastSeq: null,
     missing: 0,
+    gaps: [],
     minTimeUs: null,
     maxTimeUs: null,
     goodEnd: 0,
@@ -362,7 +381,7 @@ export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanR
       break;
     }
     if (result.firstSeq === null) result.firstSeq = blockFirstSeq;
-    if (expected === expected) result.missing += blockFirstSeq - expected;
+    if (expected === expected) skipped(result, expected, blockFirstSeq);
     // a shallow scan assumes the block contiguous (and checks its last one below)
     expected = blockFirstSeq + blockCount;
     result.lastSeq = expected - 1;
@@ -383,7 +402,7 @@ export function scanRecording(buf: Uint8Array, options: ScanOptions = {}): ScanR
   }
   if (result.open !== null) {
     if (result.firstSeq === null) result.firstSeq = result.open.firstSeq;
-    if (expected === expected) result.missing += result.open.firstSeq - expected;
+    if (expected === expected) skipped(result, expected, result.open.firstSeq);
     result.lastSeq = result.open.lastSeq;
   }
   if (minTime <= maxTime) {

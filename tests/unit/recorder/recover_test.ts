@@ -269,5 +269,57 @@ Deno.test("inspect prints records as JSON lines with base64 payloads and reports
   assert.equal(summary.last_seq, 99);
   assert.equal(summary.channel, "rc");
   assert.equal(summary.status, "complete");
+  assert.equal(summary.missing, 0);
+  assert.deepEqual(summary.gaps, []);
+  done();
+});
+
+Deno.test("inspect lists the seq gaps inside a file: blocks that are not there", async () => {
+  const { dir, done } = setup();
+  const path = await makeRecording(dir, 400);
+  // cut blocks 2 and 5 out of the file: still a valid container file, with two holes in seq
+  const bytes = Deno.readFileSync(path);
+  const bl = blocks(bytes);
+  assert.ok(bl.length > 6);
+  const cut = (b: Block) => ({ from: bl.slice(0, bl.indexOf(b)).reduce((n, x) => n + x.count, 0) });
+  const g1 = { ...cut(bl[2]!), count: bl[2]!.count };
+  const g2 = { ...cut(bl[5]!), count: bl[5]!.count };
+  const next = (i: number) => i + 1 < bl.length ? bl[i + 1]!.offset : bytes.length;
+  const kept = [
+    bytes.subarray(0, bl[2]!.offset),
+    bytes.subarray(next(2), bl[5]!.offset),
+    bytes.subarray(next(5)),
+  ];
+  const holed = new Uint8Array(kept.reduce((n, k) => n + k.length, 0));
+  let at = 0;
+  for (const k of kept) {
+    holed.set(k, at);
+    at += k.length;
+  }
+  Deno.writeFileSync(path, holed);
+  assert.equal((await recordsOf(path)).length, 400 - g1.count - g2.count); // avsc reads it
+  const gaps = [
+    { from: g1.from, to: g1.from + g1.count - 1 },
+    { from: g2.from, to: g2.from + g2.count - 1 },
+  ];
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--frozen", "main.ts", "inspect", ...args, path],
+      stdout: "piped",
+      stderr: "piped",
+      cwd: new URL("../../../", import.meta.url).pathname,
+    }).output();
+  const j = await run(["--json"]);
+  assert.equal(j.code, 0, new TextDecoder().decode(j.stderr));
+  const summary = JSON.parse(new TextDecoder().decode(j.stdout).trim().split("\n")[0]!);
+  assert.equal(summary.missing, g1.count + g2.count);
+  assert.deepEqual(summary.gaps, gaps);
+  assert.equal(summary.first_seq, 0);
+  assert.equal(summary.last_seq, 399);
+  const t = await run([]);
+  assert.equal(t.code, 0);
+  const text = new TextDecoder().decode(t.stdout);
+  const listed = gaps.map((g) => `${g.from}..${g.to}`).join(", ");
+  assert.match(text, new RegExp(`gaps: +${g1.count + g2.count} seq missing: ${listed}\n`));
   done();
 });
