@@ -428,7 +428,11 @@ export class MappedRegion {
    */
   populate(offset = 0, length = this.#length - offset): boolean {
     checkRange(offset, length, this.#length);
-    if (C.MADV_POPULATE_WRITE < 0 || length === 0) return false;
+    return length > 0 && this.#populate(offset, length);
+  }
+
+  #populate(offset: number, length: number): boolean {
+    if (C.MADV_POPULATE_WRITE < 0) return false;
     const r = libc().madvise(
       this.#at(offset),
       BigInt(this.#span(offset, length)),
@@ -442,14 +446,7 @@ export class MappedRegion {
    * MADV_POPULATE_WRITE where the kernel has it, else one write per page of the byte already there.
    */
   prefault(offset = 0, length = this.#length - offset): void {
-    if (C.MADV_POPULATE_WRITE >= 0) {
-      const r = libc().madvise(
-        this.#at(offset),
-        BigInt(this.#span(offset, length)),
-        C.MADV_POPULATE_WRITE,
-      );
-      if (r === 0) return;
-    }
+    if (this.#populate(offset, length)) return;
     const b = this.bytes;
     const page = pageSize();
     const end = Math.min(this.#length, offset + length);

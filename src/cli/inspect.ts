@@ -17,8 +17,8 @@ For each file: size, schema, codec and chanrelay metadata (channel, host, versio
 start time), blocks and records, seq range and the seq numbers missing in it (gaps: datagrams
 counted but not recorded, from the header's first seq on), receive-time range, and whether it
 is complete, still in progress (records of an open block, preallocated space) or damaged.
-Across the files given, missing seq ranges between them are listed too. Every record is validated (the same deep scan as
-"chanrelay recover"), read through a read-only mmap.
+Across the files given, missing seq ranges between them are listed too. Every record is
+validated (the same deep scan as "chanrelay recover"), read through a read-only mmap.
 
 Options:
   --records    Print the records as JSON lines on stdout instead of the summary (which goes to

@@ -155,10 +155,7 @@ function fail(r: Running, e: unknown): void {
   post({ type: "channel_failed", channel: r.name, message });
 }
 
-function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
+/** Lets the event loop run (messages, timers): a timer of `ms` (0: the next turn). */
 function nap(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -179,7 +176,7 @@ async function run(b: Bell): Promise<void> {
     if (did > 0) {
       lastData = now;
       if (now - lastYield >= YIELD_EVERY_MS) {
-        await yieldToEvents();
+        await nap(0);
         lastYield = performance.now();
       }
       continue;
@@ -201,7 +198,7 @@ async function run(b: Bell): Promise<void> {
       b.disarm();
       if (due <= 0) {
         // nothing arrived, but output is due: the drain pass above already sent it; sleep briefly
-        await yieldToEvents();
+        await nap(0);
       }
       continue;
     }

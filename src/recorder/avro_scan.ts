@@ -68,7 +68,6 @@ export interface OpenBlock {
   lastSeq: number;
 }
 
-/** What a scan found. */
 /** A range of seq numbers (inclusive) missing from a recording. */
 export interface SeqGap {
   from: number;
@@ -78,6 +77,7 @@ export interface SeqGap {
 /** How many gaps a scan lists (it counts every missing seq in `missing` regardless). */
 export const MAX_LISTED_GAPS = 1000;
 
+/** What a scan found. */
 export interface ScanResult {
   size: number;
   header: HeaderInfo | null;

@@ -512,24 +512,21 @@ export class ChannelRecorder {
       return;
     }
     let warm = this.#pos;
-    {
-      const want = target + piece;
-      for (let i = this.#cur; i < f.chunks.length && warm < want; i++) {
-        const c = f.chunks[i]!;
-        const end = c.start + c.length;
-        if (c.region === null || c.state === "failed") break;
-        // only what the writer owns: up to `owned` (a zeroing may be in flight after it)
-        const to = Math.min(want, c.owned);
-        if (c.populated < to) {
-          if (!c.region.populate(c.populated - c.start, to - c.populated)) {
-            this.#canPopulate = false;
-            break;
-          }
-          c.populated = to;
+    const want = target + piece;
+    for (let i = this.#cur; i < f.chunks.length && warm < want; i++) {
+      const c = f.chunks[i]!;
+      if (c.region === null || c.state === "failed") break;
+      // only what the writer owns: up to `owned` (a zeroing may be in flight after it)
+      const to = Math.min(want, c.owned);
+      if (c.populated < to) {
+        if (!c.region.populate(c.populated - c.start, to - c.populated)) {
+          this.#canPopulate = false;
+          break;
         }
-        warm = Math.max(warm, c.populated);
-        if (c.populated < end) break;
+        c.populated = to;
       }
+      warm = Math.max(warm, c.populated);
+      if (c.populated < c.start + c.length) break;
     }
     this.#warm = Math.max(warm - (piece >>> 1), target);
   }
