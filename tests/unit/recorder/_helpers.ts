@@ -3,6 +3,7 @@ import avro from "avsc";
 import { DatagramBatch } from "../../../ffi/udp_socket.ts";
 import { writeSockaddrIn } from "../../../ffi/structs.ts";
 import type { DatagramRecord } from "../../../src/recorder/avro_schema.ts";
+import { RECORDER_TUNING } from "../../../src/recorder/channel_recorder.ts";
 
 /** Deterministic payload length of a seq (0..maxLen). */
 export function payloadLength(seq: number, maxLen: number): number {
@@ -85,4 +86,18 @@ export function checkSynthetic(
 /** A fresh temporary directory. */
 export function tempDir(prefix = "chanrelay-rec-"): string {
   return Deno.makeTempDirSync({ prefix });
+}
+
+/** Runs `fn` with `RECORDER_TUNING` changed by `changes`, and puts it back afterwards. */
+export async function withTuning<T>(
+  changes: Partial<typeof RECORDER_TUNING>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const saved = { ...RECORDER_TUNING };
+  Object.assign(RECORDER_TUNING, changes);
+  try {
+    return await fn();
+  } finally {
+    Object.assign(RECORDER_TUNING, saved);
+  }
 }

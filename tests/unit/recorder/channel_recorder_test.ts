@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MappedFile } from "../../../ffi/mapped_file.ts";
-import { ChannelRecorder, RECORDER_TUNING } from "../../../src/recorder/channel_recorder.ts";
+import { ChannelRecorder } from "../../../src/recorder/channel_recorder.ts";
 import type { RecorderOptions } from "../../../src/recorder/options.ts";
 import { planRetention } from "../../../src/recorder/retention.ts";
 import { decodeHeader } from "../../../src/recorder/avro_schema.ts";
@@ -15,6 +15,7 @@ import {
   readWithAvsc,
   senderOf,
   tempDir,
+  withTuning,
 } from "./_helpers.ts";
 
 const MAX_LEN = 1400;
@@ -545,23 +546,21 @@ Deno.test({
     // the background only allocates and maps (no populate, no zeros), as when a saturated core
     // starves it: then the writer populates `warmPiece` ahead of where it writes, and those pages
     // are resident before anything is written there (between half a piece and a piece ahead)
-    const saved = { ...RECORDER_TUNING };
     const piece = 8 << 20;
-    const residentAhead = async (warmPiece: number): Promise<number> => {
-      Object.assign(RECORDER_TUNING, { populatePiece: 0, zeroPiece: 0, warmPiece });
-      const dir = tempDir();
-      const rec = await ChannelRecorder.open({ ...base(dir), preallocChunk: 16 << 20 });
-      try {
-        await feed(rec, 1500); // ~1 MB
-        const first = mappingsOf(rec.stats.currentFile).find((m) => m.offset === 0);
-        assert.ok(first !== undefined, "the first chunk is mapped");
-        return first.rss * 1024 - rec.stats.bytes;
-      } finally {
-        await rec.close();
-        Deno.removeSync(dir, { recursive: true });
-        Object.assign(RECORDER_TUNING, saved);
-      }
-    };
+    const residentAhead = (warmPiece: number): Promise<number> =>
+      withTuning({ populatePiece: 0, zeroPiece: 0, warmPiece }, async () => {
+        const dir = tempDir();
+        const rec = await ChannelRecorder.open({ ...base(dir), preallocChunk: 16 << 20 });
+        try {
+          await feed(rec, 1500); // ~1 MB
+          const first = mappingsOf(rec.stats.currentFile).find((m) => m.offset === 0);
+          assert.ok(first !== undefined, "the first chunk is mapped");
+          return first.rss * 1024 - rec.stats.bytes;
+        } finally {
+          await rec.close();
+          Deno.removeSync(dir, { recursive: true });
+        }
+      });
     const cold = await residentAhead(0);
     const warm = await residentAhead(piece);
     // without: only what page faults brought in (large folios may round up to 2 MiB)

@@ -72,6 +72,16 @@ async function recordsOf(path: string) {
   return await readWithAvsc(path);
 }
 
+/** Runs `chanrelay inspect ARGS… PATH` as a process. */
+function inspectCli(args: string[], path: string): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--frozen", "main.ts", "inspect", ...args, path],
+    stdout: "piped",
+    stderr: "piped",
+    cwd: new URL("../../../", import.meta.url).pathname,
+  }).output();
+}
+
 function setup(n = 400) {
   const dir = tempDir("chanrelay-recover-");
   return { dir, done: () => Deno.removeSync(dir, { recursive: true }), n };
@@ -241,12 +251,7 @@ Deno.test("recover removes an in-progress file that never got a header", async (
 Deno.test("inspect prints records as JSON lines with base64 payloads and reports gaps", async () => {
   const { dir, done } = setup();
   const path = await makeRecording(dir, 100);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", "main.ts", "inspect", "--records", "--limit", "5", path],
-    stdout: "piped",
-    stderr: "piped",
-    cwd: new URL("../../../", import.meta.url).pathname,
-  }).output();
+  const out = await inspectCli(["--records", "--limit", "5"], path);
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 5);
@@ -258,11 +263,7 @@ Deno.test("inspect prints records as JSON lines with base64 payloads and reports
   }
   assert.match(new TextDecoder().decode(out.stderr), /records:\s+100 in/);
 
-  const j = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", "main.ts", "inspect", "--json", path],
-    stdout: "piped",
-    cwd: new URL("../../../", import.meta.url).pathname,
-  }).output();
+  const j = await inspectCli(["--json"], path);
   const summary = JSON.parse(new TextDecoder().decode(j.stdout).trim().split("\n")[0]!);
   assert.equal(summary.records, 100);
   assert.equal(summary.first_seq, 0);
@@ -281,9 +282,9 @@ Deno.test("inspect lists the seq gaps inside a file: blocks that are not there",
   const bytes = Deno.readFileSync(path);
   const bl = blocks(bytes);
   assert.ok(bl.length > 6);
-  const cut = (b: Block) => ({ from: bl.slice(0, bl.indexOf(b)).reduce((n, x) => n + x.count, 0) });
-  const g1 = { ...cut(bl[2]!), count: bl[2]!.count };
-  const g2 = { ...cut(bl[5]!), count: bl[5]!.count };
+  const firstSeq = (i: number) => bl.slice(0, i).reduce((n, x) => n + x.count, 0);
+  const g1 = { from: firstSeq(2), count: bl[2]!.count };
+  const g2 = { from: firstSeq(5), count: bl[5]!.count };
   const next = (i: number) => i + 1 < bl.length ? bl[i + 1]!.offset : bytes.length;
   const kept = [
     bytes.subarray(0, bl[2]!.offset),
@@ -302,21 +303,14 @@ Deno.test("inspect lists the seq gaps inside a file: blocks that are not there",
     { from: g1.from, to: g1.from + g1.count - 1 },
     { from: g2.from, to: g2.from + g2.count - 1 },
   ];
-  const run = (args: string[]) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--frozen", "main.ts", "inspect", ...args, path],
-      stdout: "piped",
-      stderr: "piped",
-      cwd: new URL("../../../", import.meta.url).pathname,
-    }).output();
-  const j = await run(["--json"]);
+  const j = await inspectCli(["--json"], path);
   assert.equal(j.code, 0, new TextDecoder().decode(j.stderr));
   const summary = JSON.parse(new TextDecoder().decode(j.stdout).trim().split("\n")[0]!);
   assert.equal(summary.missing, g1.count + g2.count);
   assert.deepEqual(summary.gaps, gaps);
   assert.equal(summary.first_seq, 0);
   assert.equal(summary.last_seq, 399);
-  const t = await run([]);
+  const t = await inspectCli([], path);
   assert.equal(t.code, 0);
   const text = new TextDecoder().decode(t.stdout);
   const listed = gaps.map((g) => `${g.from}..${g.to}`).join(", ");

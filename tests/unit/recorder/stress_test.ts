@@ -13,11 +13,11 @@ import assert from "node:assert/strict";
 import avro from "avsc";
 import { writeSockaddrIn } from "../../../ffi/structs.ts";
 import type { DatagramBatch } from "../../../ffi/udp_socket.ts";
-import { ChannelRecorder, RECORDER_TUNING } from "../../../src/recorder/channel_recorder.ts";
+import { ChannelRecorder } from "../../../src/recorder/channel_recorder.ts";
 import type { RecorderOptions } from "../../../src/recorder/options.ts";
 import { recoverFile } from "../../../src/recorder/recover.ts";
 import { assertNoFdLeak } from "../../helpers/fds.ts";
-import { makeBatch } from "./_helpers.ts";
+import { makeBatch, withTuning } from "./_helpers.ts";
 
 const MB = Number(Deno.env.get("CHANRELAY_STRESS_MB") ?? "120");
 const ROOT = Deno.env.get("CHANRELAY_STRESS_DIR");
@@ -199,44 +199,24 @@ Deno.test("recorder output stays exact under an unpaced writer with 1 MiB chunks
 Deno.test("recorder drops datagrams between blocks, never inside one, when zeros are being written where it goes", async () => {
   // zero every chunk right up to the writer, in small pieces: an unpaced writer keeps reaching
   // chunks with a memset in flight, which it must neither enter nor wait for
-  const saved = { ...RECORDER_TUNING };
-  Object.assign(RECORDER_TUNING, {
-    zeroPiece: 64 << 10,
-    populatePiece: 0,
-    minMargin: 0,
-    handoverWindowMs: 0,
-  });
-  try {
-    const s = await stress(
-      "racing zeroing",
-      { preallocChunk: 1 << 20, rotateSize: 16 << 20 },
-      (MB / 10) * 1e6,
-    );
-    assert.ok(s.stalls > 0 && s.unrecorded > 0, "the writer never caught up with the zeroing");
-  } finally {
-    Object.assign(RECORDER_TUNING, saved);
-  }
+  const tuning = { zeroPiece: 64 << 10, populatePiece: 0, minMargin: 0, handoverWindowMs: 0 };
+  const s = await withTuning(
+    tuning,
+    () =>
+      stress("racing zeroing", { preallocChunk: 1 << 20, rotateSize: 16 << 20 }, (MB / 10) * 1e6),
+  );
+  assert.ok(s.stalls > 0 && s.unrecorded > 0, "the writer never caught up with the zeroing");
 });
 
 Deno.test("recorder takes over chunks and spare files while their page tables are being set up, dropping nothing", async () => {
   // MADV_POPULATE_WRITE changes no byte: unlike zeroing, a populate in flight never makes the
   // writer drop; it claims the chunk (or the next file) as it is
-  const saved = { ...RECORDER_TUNING };
-  Object.assign(RECORDER_TUNING, {
-    zeroPiece: 0,
-    populatePiece: 4096,
-    minMargin: 0,
-    handoverWindowMs: 0,
-  });
-  try {
-    const s = await stress(
-      "racing populate",
-      { preallocChunk: 1 << 20, rotateSize: 2 << 20 },
-      (MB / 10) * 1e6,
-    );
-    assert.ok(s.stalls > 0, "the writer never caught up with the preparation");
-    assert.equal(s.unrecorded, 0);
-  } finally {
-    Object.assign(RECORDER_TUNING, saved);
-  }
+  const tuning = { zeroPiece: 0, populatePiece: 4096, minMargin: 0, handoverWindowMs: 0 };
+  const s = await withTuning(
+    tuning,
+    () =>
+      stress("racing populate", { preallocChunk: 1 << 20, rotateSize: 2 << 20 }, (MB / 10) * 1e6),
+  );
+  assert.ok(s.stalls > 0, "the writer never caught up with the preparation");
+  assert.equal(s.unrecorded, 0);
 });
