@@ -354,7 +354,6 @@ export class ChannelRecorder {
     }
     // finished files of this channel (including the ones just recovered)
     const after = await listRecordings(this.#dir);
-    let newest: FinishedFile | null = null;
     for (const p of after.finished) {
       const meta = await readMeta(p);
       if (meta === null || meta[META.channel] !== o.channel) continue;
@@ -366,12 +365,17 @@ export class ChannelRecorder {
         firstSeq: Number(meta[META.firstSeq] ?? 0),
       };
       this.#finished.push(f);
-      if (newest === null || f.firstSeq >= newest.firstSeq) newest = f;
+      nextSeq = Math.max(nextSeq, f.firstSeq);
     }
-    if (newest !== null) {
-      const last = lastSeqOf(newest.path);
-      if (last !== null) nextSeq = Math.max(nextSeq, last + 1);
-      else nextSeq = Math.max(nextSeq, newest.firstSeq);
+    // The highest seq is in the newest file that holds a record. A file without one (killed right
+    // after it was started) shares its first seq with the file that followed it: skip those.
+    const newestFirst = [...this.#finished].sort((a, b) => b.firstSeq - a.firstSeq);
+    for (const f of newestFirst) {
+      const last = lastSeqOf(f.path);
+      if (last !== null) {
+        nextSeq = Math.max(nextSeq, last + 1);
+        break;
+      }
     }
     this.#nextSeq = nextSeq;
     this.stats.nextSeq = nextSeq;

@@ -3,7 +3,7 @@ import { MappedFile } from "../../../ffi/mapped_file.ts";
 import { ChannelRecorder } from "../../../src/recorder/channel_recorder.ts";
 import type { RecorderOptions } from "../../../src/recorder/options.ts";
 import { planRetention } from "../../../src/recorder/retention.ts";
-import { decodeHeader } from "../../../src/recorder/avro_schema.ts";
+import { decodeHeader, encodeHeader, headerMeta } from "../../../src/recorder/avro_schema.ts";
 import { canRun } from "../../helpers/env.ts";
 import { assertNoFdLeak } from "../../helpers/fds.ts";
 import {
@@ -567,4 +567,28 @@ Deno.test({
     assert.ok(cold < (2 << 20) + 65536, `${cold} bytes resident ahead without warm-up`);
     assert.ok(warm >= piece / 2 && warm <= piece, `${warm} bytes resident ahead with warm-up`);
   },
+});
+
+Deno.test("seq resumes after the last record even when files without records share its first seq", async () => {
+  // a process killed right after starting a file leaves one without records (recovery finishes
+  // it as it is); the next process starts its file at the same first seq and records into it
+  const dir = tempDir();
+  try {
+    const rec = await ChannelRecorder.open(base(dir));
+    await feed(rec, 100);
+    await rec.close();
+    const meta = { channel: "ch1", host: "testhost", version: "test", firstSeq: 0 };
+    for (let i = 0; i < 12; i++) {
+      const header = encodeHeader(
+        headerMeta({ ...meta, startMs: Date.now() }),
+        crypto.getRandomValues(new Uint8Array(16)),
+      );
+      Deno.writeFileSync(`${dir}/ch1-empty-${i}.avro`, header);
+    }
+    const again = await ChannelRecorder.open(base(dir));
+    assert.equal(again.stats.nextSeq, 100);
+    await again.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
