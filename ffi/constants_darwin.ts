@@ -74,4 +74,11 @@ export const DARWIN = {
 
   CLOCK_MONOTONIC: 6,
   CLOCK_REALTIME: 0,
+
+  // macOS has no sched_setattr: thread time slices stay the kernel's
+  SYS_sched_setattr: -1,
+  SYS_sched_getattr: -1,
+  SCHED_NORMAL: -1,
+  SCHED_BATCH: -1,
+  SCHED_FLAG_RESET_ON_FORK: -1,
 } as const;

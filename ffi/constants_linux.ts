@@ -74,4 +74,11 @@ export const LINUX = {
 
   CLOCK_MONOTONIC: 1,
   CLOCK_REALTIME: 0,
+
+  // syscall numbers (no glibc wrapper before 2.41): x86_64 and aarch64 differ
+  SYS_sched_setattr: Deno.build.arch === "aarch64" ? 274 : 314,
+  SYS_sched_getattr: Deno.build.arch === "aarch64" ? 275 : 315,
+  SCHED_NORMAL: 0,
+  SCHED_BATCH: 3,
+  SCHED_FLAG_RESET_ON_FORK: 1,
 } as const;

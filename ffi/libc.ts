@@ -43,6 +43,9 @@ const symbols = {
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" }, // int clock_gettime(clockid_t id, struct timespec *ts)
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" }, // off_t lseek(int fd, off_t off, int whence)
   getpagesize: { parameters: [], result: "i32" }, // int getpagesize(void)
+  // long syscall(long nr, ...): called as syscall(nr, a, buf, b) for sched_getattr/sched_setattr
+  // (Linux only, where variadic integer arguments travel in registers like fixed ones)
+  syscall: { parameters: ["i64", "i64", "buffer", "i64", "i64"], result: "i32", optional: true },
   __errno_location: { parameters: [], result: "pointer", optional: true }, // int *__errno_location(void) (Linux)
   __error: { parameters: [], result: "pointer", optional: true }, // int *__error(void) (macOS)
 } as const satisfies Deno.ForeignLibraryInterface;

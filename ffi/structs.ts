@@ -40,6 +40,15 @@ export interface StructLayouts {
   readonly cmsghdr: { size: number; len: number; level: number; type: number; data: number };
   /** CMSG_SPACE(sizeof(uint32_t)). */
   readonly cmsgSpaceU32: number;
+  /** struct sched_attr as far as SCHED_ATTR_SIZE_VER0 (Linux only; -1 elsewhere). */
+  readonly sched_attr: {
+    size: number;
+    policy: number;
+    flags: number;
+    nice: number;
+    priority: number;
+    runtime: number;
+  };
 }
 
 /** Linux, LP64 (x86_64, aarch64). */
@@ -65,6 +74,7 @@ export const LINUX_LAYOUT: StructLayouts = {
   timeval: { size: 16, sec: 0, usec: 8, usecBytes: 8 },
   cmsghdr: { size: 16, len: 0, level: 8, type: 12, data: 16 },
   cmsgSpaceU32: 24,
+  sched_attr: { size: 48, policy: 4, flags: 8, nice: 16, priority: 20, runtime: 24 },
 };
 
 /** macOS (x86_64, arm64): BSD sockaddr with sin_len, 32-bit iovlen/controllen, no mmsghdr. */
@@ -90,6 +100,7 @@ export const DARWIN_LAYOUT: StructLayouts = {
   timeval: { size: 16, sec: 0, usec: 8, usecBytes: 4 },
   cmsghdr: { size: 12, len: 0, level: 4, type: 8, data: 12 },
   cmsgSpaceU32: 16,
+  sched_attr: { size: -1, policy: -1, flags: -1, nice: -1, priority: -1, runtime: -1 },
 };
 
 /** Layouts of the OS this process runs on. */

@@ -8,6 +8,7 @@
 import { ErrnoError } from "../../ffi/errno.ts";
 import { DatagramBatch, UdpSocket } from "../../ffi/udp_socket.ts";
 import { realtimeUs } from "../../ffi/clock.ts";
+import { RELAY_SLICE_NS, shortenThisThreadSlice } from "../../ffi/threads.ts";
 import { configureLog, log } from "../log.ts";
 // the recorder is imported only by channels that record (keeps relay-only Workers small)
 import type { ChannelRecorder } from "../recorder/channel_recorder.ts";
@@ -110,6 +111,10 @@ async function run(
   const ctr = shared.counters;
   configureLog(plan.log);
   Atomics.store(ctl, CTL.STATE, WorkerState.STARTING);
+  // a datagram's arrival should preempt whatever else runs on this core at once
+  if (!shortenThisThreadSlice(RELAY_SLICE_NS)) {
+    log.debug("Cannot shorten the relay thread's time slice", { channel: plan.name });
+  }
 
   let rx: UdpSocket;
   try {

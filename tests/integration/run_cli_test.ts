@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { UdpSocket } from "../../ffi/udp_socket.ts";
 import { DENO, ROOT } from "../helpers/env.ts";
 import { ChanrelayProcess, tempFile } from "../helpers/relay_process.ts";
+import { RELAY_SLICE_NS, threadSlice } from "../../ffi/threads.ts";
 
 async function chanrelay(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(DENO, {
@@ -140,4 +141,38 @@ Deno.test("run ignores SIGUSR1: Deno's debugger does not open on 127.0.0.1:9229 
     const stop = await p.stop("SIGTERM");
     assert.equal(stop.code, 0);
   }
+});
+
+Deno.test({
+  name: "run gives each relay thread a 0.1 ms time slice and V8's helper threads nice 19",
+  ignore: Deno.build.os !== "linux", // /proc and sched_setattr
+  async fn() {
+    const cfg = tempFile(
+      `metrics: ""\nchannels:\n` +
+        ["a", "b"].map((n) =>
+          `  ${n}:\n    listen: 127.0.0.1:0\n    relay: [{ to: 127.0.0.1:9 }]\n`
+        )
+          .join(""),
+    );
+    const p = await ChanrelayProcess.run(["--config", cfg]);
+    try {
+      const tasks = [...Deno.readDirSync(`/proc/${p.pid}/task`)].map((e) => Number(e.name));
+      const comm = (t: number) => Deno.readTextFileSync(`/proc/${p.pid}/task/${t}/comm`).trim();
+      const slice = (t: number) => threadSlice(t, p.pid);
+      const relays = tasks.filter((t) => comm(t).startsWith("worker-"));
+      assert.equal(relays.length, 2, tasks.map(comm).join(", "));
+      for (const t of relays) assert.equal(slice(t), RELAY_SLICE_NS, `${comm(t)}: ${slice(t)} ns`);
+      assert.notEqual(slice(p.pid), RELAY_SLICE_NS, "the main thread's slice changed");
+      const v8 = tasks.filter((t) => comm(t).startsWith("V8 DefaultWorke"));
+      assert.ok(v8.length > 0, tasks.map(comm).join(", "));
+      const nice = (t: number) =>
+        Number(
+          Deno.readTextFileSync(`/proc/${p.pid}/task/${t}/stat`).split(") ")[1]!.split(" ")[16],
+        );
+      for (const t of v8) assert.equal(nice(t), 19, `${comm(t)} ${t} is at nice ${nice(t)}`);
+    } finally {
+      const stop = await p.stop("SIGTERM");
+      assert.equal(stop.code, 0);
+    }
+  },
 });

@@ -74,6 +74,12 @@ const LAYOUT_EXPR: Readonly<Record<string, string>> = {
   "cmsghdr.type": "offsetof(struct cmsghdr, cmsg_type)",
   "cmsghdr.data": "CMSG_LEN(0)",
   "cmsgSpaceU32": "CMSG_SPACE(sizeof(uint32_t))",
+  "sched_attr.size": "SCHED_ATTR_SIZE_VER0",
+  "sched_attr.policy": "offsetof(struct sched_attr, sched_policy)",
+  "sched_attr.flags": "offsetof(struct sched_attr, sched_flags)",
+  "sched_attr.nice": "offsetof(struct sched_attr, sched_nice)",
+  "sched_attr.priority": "offsetof(struct sched_attr, sched_priority)",
+  "sched_attr.runtime": "offsetof(struct sched_attr, sched_runtime)",
 };
 
 /**
@@ -94,11 +100,16 @@ const ASSUMED_WIDTHS: Readonly<Record<string, [string, number]>> = {
   "pollfd events is i16": ["sizeof(((struct pollfd *)0)->events)", 2],
   "socklen_t is u32": ["sizeof(socklen_t)", 4],
   "off_t is 64-bit": ["sizeof(off_t)", 8],
+  "sched_attr policy is u32": ["sizeof(((struct sched_attr *)0)->sched_policy)", 4],
+  "sched_attr flags is u64": ["sizeof(((struct sched_attr *)0)->sched_flags)", 8],
+  "sched_attr runtime is u64": ["sizeof(((struct sched_attr *)0)->sched_runtime)", 8],
 };
 
 const HEADERS = `#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <linux/sched/types.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
@@ -107,6 +118,7 @@ const HEADERS = `#define _GNU_SOURCE
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
