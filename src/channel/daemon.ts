@@ -16,7 +16,7 @@ import { EXIT, ExitError } from "../cli/usage.ts";
 import { VERSION } from "../version.ts";
 import { formatIPv4 } from "../../ffi/inet.ts";
 import { ignoreSigusr1 } from "../../ffi/signals.ts";
-import { lowerHelperThreads } from "../../ffi/threads.ts";
+import { idleBlockingPool } from "../../ffi/threads.ts";
 import { DecimatorPool } from "../decimate/pool.ts";
 import type { RingHandle } from "../decimate/ring.ts";
 import { DiskMonitor, recordDirs } from "../metrics/disk.ts";
@@ -143,9 +143,8 @@ export class Daemon {
       const t = setTimeout(() => ignoreSigusr1(), ms);
       Deno.unrefTimer(t);
     }
-    // background work (the recorder's chunk preparation, V8's compilers) must never preempt a
-    // relay thread
-    this.#idleTimer = setInterval(() => lowerHelperThreads(), 1000);
+    // background file work (the recorder's chunk preparation) must never preempt a relay thread
+    this.#idleTimer = setInterval(() => idleBlockingPool(), 1000);
     Deno.unrefTimer(this.#idleTimer);
 
     const failures = await this.#startChannels(planAll(cfg, this.#options.planOptions ?? {}));
@@ -161,7 +160,7 @@ export class Daemon {
     }
     if (!this.#stopping) {
       await this.#startMetrics();
-      lowerHelperThreads();
+      idleBlockingPool();
       log.info("ready", { channels: this.supervisor.channels.size, failed: failures.length });
       notifyReady(this.#statusLine());
       this.#startStats();

@@ -144,7 +144,7 @@ Deno.test("run ignores SIGUSR1: Deno's debugger does not open on 127.0.0.1:9229 
 });
 
 Deno.test({
-  name: "run gives each relay thread a 0.1 ms time slice and V8's helper threads nice 19",
+  name: "run gives each relay thread a 0.1 ms time slice, not the main thread",
   ignore: Deno.build.os !== "linux", // /proc and sched_setattr
   async fn() {
     const cfg = tempFile(
@@ -163,13 +163,6 @@ Deno.test({
       assert.equal(relays.length, 2, tasks.map(comm).join(", "));
       for (const t of relays) assert.equal(slice(t), RELAY_SLICE_NS, `${comm(t)}: ${slice(t)} ns`);
       assert.notEqual(slice(p.pid), RELAY_SLICE_NS, "the main thread's slice changed");
-      const v8 = tasks.filter((t) => comm(t).startsWith("V8 DefaultWorke"));
-      assert.ok(v8.length > 0, tasks.map(comm).join(", "));
-      const nice = (t: number) =>
-        Number(
-          Deno.readTextFileSync(`/proc/${p.pid}/task/${t}/stat`).split(") ")[1]!.split(" ")[16],
-        );
-      for (const t of v8) assert.equal(nice(t), 19, `${comm(t)} ${t} is at nice ${nice(t)}`);
     } finally {
       const stop = await p.stop("SIGTERM");
       assert.equal(stop.code, 0);
