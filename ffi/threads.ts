@@ -1,16 +1,15 @@
 /**
  * Thread priorities. Deno runs `nonblocking` FFI calls and file operations on a pool of
  * "tokio-runtime-w" threads; the recorder's background work (preallocating, prefaulting and
- * zeroing chunks, fdatasync) runs there. On a busy core that work preempts a channel's relay
- * thread for milliseconds at a time. Giving the pool threads the lowest priority (nice 19, about
- * 1.5 % of a core against a nice-0 relay thread that wants it all) keeps them from delaying the
- * relay while still letting them progress on a busy machine (SCHED_IDLE starved them there:
- * rotations came late whenever any other process kept the cores busy).
+ * zeroing chunks, fdatasync) runs there. V8 compiles optimised code and marks the heap on its own
+ * "V8 DefaultWorker" threads. On a busy core that work preempts a channel's relay thread for
+ * milliseconds at a time. Giving these helper threads the lowest priority (nice 19, about 1.5 % of
+ * a core against a nice-0 relay thread that wants it all) keeps them from delaying the relay while
+ * still letting them progress on a busy machine (SCHED_IDLE starved them there: rotations came
+ * late whenever any other process kept the cores busy).
  *
- * V8's own "V8 DefaultWorker" threads (optimising compilers, concurrent GC) keep nice 0: at nice
- * 19 they halved the relay's p99 latency over its first seconds at 20k datagrams/s, but on a
- * saturated core the optimised code of the relay loop then came late and a relay at 400k
- * datagrams/s lost 5-11 % in 3 s runs where it lost 2-3 % at nice 0.
+ * V8's threads are lowered only once the channels have warmed their code up (warm_up.ts): lowered
+ * before, a relay that met full load at once got its optimised code late and lost datagrams.
  *
  * A lower priority alone does not make a waking relay thread run at once: Linux's EEVDF scheduler
  * (6.6+) lets the running thread finish its time slice (1.4 ms on the 2-CPU test machine) first. A thread that asks for
@@ -25,11 +24,15 @@ const PRIO_PROCESS = 0; // with a thread id: that thread only (Linux)
 const LOWEST = 19;
 const done = new Set<number>();
 
+/** The start of the names (/proc comm, at most 15 bytes) of the threads `lowerHelperThreads` lowers. */
+export const HELPER_THREADS: readonly string[] = ["tokio-runtime-w", "V8 DefaultWorke"];
+
 /**
- * Gives every thread of Deno's blocking pool not yet changed the lowest priority (nice 19). Call
- * it now and then (the pool grows on demand). Returns how many threads it changed; 0 off Linux.
+ * Gives every helper thread not yet changed (Deno's blocking pool, V8's worker threads) the lowest
+ * priority (nice 19). Call it now and then (the pool grows on demand). Returns how many threads it
+ * changed; 0 off Linux.
  */
-export function idleBlockingPool(): number {
+export function lowerHelperThreads(): number {
   if (Deno.build.os !== "linux") return 0;
   const s = libc();
   let changed = 0;
@@ -44,7 +47,7 @@ export function idleBlockingPool(): number {
     } catch {
       continue; // the thread ended
     }
-    if (!comm.startsWith("tokio-runtime-w")) continue;
+    if (!HELPER_THREADS.some((p) => comm.startsWith(p))) continue;
     if (s.setpriority(PRIO_PROCESS, tid, LOWEST) === 0) {
       done.add(tid);
       changed++;

@@ -14,6 +14,7 @@ import { configureLog, log } from "../log.ts";
 import type { ChannelRecorder } from "../recorder/channel_recorder.ts";
 import { type RingHandle, RingProducer } from "../decimate/ring.ts";
 import { FanOut } from "../relay/fan_out.ts";
+import { warmUp } from "./warm_up.ts";
 import { ChannelShared, CTL, CTR, WorkerState } from "./counters.ts";
 import { type FromWorker, parseToWorker } from "./messages.ts";
 import type { ChannelPlan } from "./plan.ts";
@@ -115,6 +116,19 @@ async function run(
   if (!shortenThisThreadSlice(RELAY_SLICE_NS)) {
     log.debug("Cannot shorten the relay thread's time slice", { channel: plan.name });
   }
+  const batch = new DatagramBatch(plan.batch, plan.maxDatagram);
+  if (plan.warmUp) {
+    try {
+      const w = warmUp({
+        batch,
+        destinations: plan.relay.length,
+        record: plan.record !== null,
+      });
+      log.debug("Warmed up", { channel: plan.name, datagrams: w.datagrams, ms: Math.round(w.ms) });
+    } catch (e) {
+      log.warn("Cannot warm up; starting cold", { channel: plan.name, ...errInfo(e) });
+    }
+  }
 
   let rx: UdpSocket;
   try {
@@ -159,7 +173,8 @@ async function run(
       rcvbufClamped: buf.clamped,
       dropCounter,
     });
-    await loop(plan, shared, rx, fan, recorder, ring === null ? null : new RingProducer(ring));
+    const producer = ring === null ? null : new RingProducer(ring);
+    await loop(plan, shared, rx, batch, fan, recorder, producer);
   } finally {
     fan?.close();
     rx.close();
@@ -214,13 +229,13 @@ async function loop(
   plan: ChannelPlan,
   shared: ChannelShared,
   rx: UdpSocket,
+  batch: DatagramBatch,
   fan: FanOut,
   recorderAtStart: ChannelRecorder | null,
   ring: RingProducer | null,
 ): Promise<void> {
   const ctl = shared.control;
   const ctr = shared.counters;
-  const batch = new DatagramBatch(plan.batch, plan.maxDatagram);
   const lengths = batch.lengths;
   const truncated = batch.truncated;
   const data = batch.data;

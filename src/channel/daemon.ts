@@ -16,7 +16,7 @@ import { EXIT, ExitError } from "../cli/usage.ts";
 import { VERSION } from "../version.ts";
 import { formatIPv4 } from "../../ffi/inet.ts";
 import { ignoreSigusr1 } from "../../ffi/signals.ts";
-import { idleBlockingPool } from "../../ffi/threads.ts";
+import { lowerHelperThreads } from "../../ffi/threads.ts";
 import { DecimatorPool } from "../decimate/pool.ts";
 import type { RingHandle } from "../decimate/ring.ts";
 import { DiskMonitor, recordDirs } from "../metrics/disk.ts";
@@ -143,10 +143,6 @@ export class Daemon {
       const t = setTimeout(() => ignoreSigusr1(), ms);
       Deno.unrefTimer(t);
     }
-    // background file work (the recorder's chunk preparation) must never preempt a relay thread
-    this.#idleTimer = setInterval(() => idleBlockingPool(), 1000);
-    Deno.unrefTimer(this.#idleTimer);
-
     const failures = await this.#startChannels(planAll(cfg, this.#options.planOptions ?? {}));
     const total = Object.keys(cfg.channels).length;
     if (failures.length > 0 && (!this.#options.keepGoing || failures.length === total)) {
@@ -160,7 +156,11 @@ export class Daemon {
     }
     if (!this.#stopping) {
       await this.#startMetrics();
-      idleBlockingPool();
+      // background work (the recorder's chunk preparation, V8's compilers and GC) must never
+      // preempt a relay thread; V8's threads only now, after every channel's warm-up
+      lowerHelperThreads();
+      this.#idleTimer = setInterval(() => lowerHelperThreads(), 1000);
+      Deno.unrefTimer(this.#idleTimer);
       log.info("ready", { channels: this.supervisor.channels.size, failed: failures.length });
       notifyReady(this.#statusLine());
       this.#startStats();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UdpSocket } from "../../ffi/udp_socket.ts";
 import { DENO, ROOT } from "../helpers/env.ts";
-import { ChanrelayProcess, tempFile } from "../helpers/relay_process.ts";
+import { ChanrelayProcess, parseLogfmt, tempFile } from "../helpers/relay_process.ts";
 import { RELAY_SLICE_NS, threadSlice } from "../../ffi/threads.ts";
 
 async function chanrelay(args: string[], env: Record<string, string> = {}) {
@@ -144,7 +144,7 @@ Deno.test("run ignores SIGUSR1: Deno's debugger does not open on 127.0.0.1:9229 
 });
 
 Deno.test({
-  name: "run gives each relay thread a 0.1 ms time slice, not the main thread",
+  name: "run gives each relay thread a 0.1 ms time slice and V8's worker threads nice 19",
   ignore: Deno.build.os !== "linux", // /proc and sched_setattr
   async fn() {
     const cfg = tempFile(
@@ -163,9 +163,43 @@ Deno.test({
       assert.equal(relays.length, 2, tasks.map(comm).join(", "));
       for (const t of relays) assert.equal(slice(t), RELAY_SLICE_NS, `${comm(t)}: ${slice(t)} ns`);
       assert.notEqual(slice(p.pid), RELAY_SLICE_NS, "the main thread's slice changed");
+      const v8 = tasks.filter((t) => comm(t).startsWith("V8 DefaultWorke"));
+      assert.ok(v8.length > 0, tasks.map(comm).join(", "));
+      const nice = (t: number) =>
+        Number(
+          Deno.readTextFileSync(`/proc/${p.pid}/task/${t}/stat`).split(") ")[1]!.split(" ")[16],
+        );
+      for (const t of v8) assert.equal(nice(t), 19, `${comm(t)} ${t} is at nice ${nice(t)}`);
     } finally {
       const stop = await p.stop("SIGTERM");
       assert.equal(stop.code, 0);
     }
   },
+});
+
+Deno.test("run warms each channel up before ready without sending anything to its destinations", async () => {
+  const dest = UdpSocket.create({ reuseAddr: false, reusePort: false });
+  dest.bind({ ip: 0x7f000001, port: 0 });
+  dest.setRecvTimeout(300);
+  const port = dest.localAddress().port;
+  const cfg = tempFile(
+    `metrics: ""\nchannels:\n  w:\n    listen: 127.0.0.1:0\n    relay: [{ to: 127.0.0.1:${port} }]\n`,
+  );
+  const p = await ChanrelayProcess.run(["--config", cfg, "--log-level", "debug"]);
+  try {
+    const warmed = p.lines.find((l) => l.includes('msg="Warmed up"'));
+    assert.ok(warmed !== undefined, p.lines.join("\n"));
+    assert.ok(Number(parseLogfmt(warmed).datagrams) > 1000, warmed);
+    const ready = p.lines.findIndex((l) => l.includes("msg=ready"));
+    assert.ok(p.lines.indexOf(warmed) < ready, "warmed up after ready");
+    assert.equal(
+      dest.recvFrom(new Uint8Array(2048)),
+      null,
+      "a warm-up datagram reached the destination",
+    );
+  } finally {
+    dest.close();
+    const stop = await p.stop("SIGTERM");
+    assert.equal(stop.code, 0);
+  }
 });
