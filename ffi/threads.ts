@@ -57,6 +57,32 @@ export function lowerHelperThreads(): number {
   return changed;
 }
 
+/** The number of threads of this process (Linux: from the link count of /proc/self/task), or NaN. */
+export function threadCount(): number {
+  try {
+    return (Deno.statSync("/proc/self/task").nlink ?? NaN) - 2;
+  } catch {
+    return NaN;
+  }
+}
+
+let seenThreads = -1;
+let sinceScan = 0;
+
+/**
+ * `lowerHelperThreads` for frequent calls (every 100 ms): it scans the threads only when their
+ * number changed, or every `fullEvery` calls (a thread that ends and one that starts leave the
+ * count as it was). Deno's pool starts threads on demand, and one that starts while a recording
+ * begins would otherwise compete with the relay at nice 0 until the next scan.
+ */
+export function lowerNewHelperThreads(fullEvery = 10): number {
+  const n = threadCount();
+  if (n === seenThreads && ++sinceScan < fullEvery) return 0;
+  seenThreads = n;
+  sinceScan = 0;
+  return lowerHelperThreads();
+}
+
 /**
  * Gives the calling thread the lowest priority (nice 19). Linux only: there, setpriority with
  * who 0 changes the calling thread alone (elsewhere it would change the whole process). Returns

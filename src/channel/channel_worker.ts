@@ -78,6 +78,9 @@ async function openRecorder(
       ...plan.record,
       firstSeq: Math.max(0, ctr[CTR.REC_NEXT_SEQ]!),
     });
+    // the first chunks and the spare file are prepared now, before the channel reports ready,
+    // not while its first datagrams arrive (that work competed with the relay for its core)
+    await rec.settle();
     for (const r of rec.recovered) {
       log.info("Recovered recording", {
         channel: plan.name,

@@ -16,7 +16,7 @@ import { EXIT, ExitError } from "../cli/usage.ts";
 import { VERSION } from "../version.ts";
 import { formatIPv4 } from "../../ffi/inet.ts";
 import { ignoreSigusr1 } from "../../ffi/signals.ts";
-import { lowerHelperThreads } from "../../ffi/threads.ts";
+import { lowerHelperThreads, lowerNewHelperThreads } from "../../ffi/threads.ts";
 import { DecimatorPool } from "../decimate/pool.ts";
 import type { RingHandle } from "../decimate/ring.ts";
 import { DiskMonitor, recordDirs } from "../metrics/disk.ts";
@@ -159,7 +159,7 @@ export class Daemon {
       // background work (the recorder's chunk preparation, V8's compilers and GC) must never
       // preempt a relay thread; V8's threads only now, after every channel's warm-up
       lowerHelperThreads();
-      this.#idleTimer = setInterval(() => lowerHelperThreads(), 1000);
+      this.#idleTimer = setInterval(() => lowerNewHelperThreads(), 100);
       Deno.unrefTimer(this.#idleTimer);
       log.info("ready", { channels: this.supervisor.channels.size, failed: failures.length });
       notifyReady(this.#statusLine());
