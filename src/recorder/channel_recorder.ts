@@ -174,6 +174,12 @@ export const RECORDER_TUNING = {
    */
   zeroPiece: 2 << 20,
   /**
+   * …and, within that, in eighths of the chunk, but no smaller than this: every piece costs the
+   * channel thread an event-loop turn, so a small chunk (small `prealloc_chunk`) is prepared in
+   * one or two calls rather than sixteen, in time for frequent rotations…
+   */
+  minPiece: 256 << 10,
+  /**
    * …and no piece is started once the writer is closer to the chunk than it writes in this many
    * ms (its rate measured by `poll()`, a decaying maximum), nor closer than `minMargin` bytes: a
    * piece's end is seen only when the thread next yields, and until then the writer could not
@@ -859,7 +865,7 @@ export class ChannelRecorder {
     const region = c.region;
     const end = c.start + c.length;
     const t = RECORDER_TUNING;
-    const piece = Math.max(pageSize(), Math.min(t.zeroPiece, c.length >>> 3));
+    const piece = Math.max(pageSize(), Math.min(t.zeroPiece, Math.max(c.length >>> 3, t.minPiece)));
     // page tables first (cheaper than faults, and they spare the writer some fault cost on the
     // part handed over unzeroed), then zeros
     const populatePiece = Math.max(pageSize(), Math.min(t.populatePiece, piece));
