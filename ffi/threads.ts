@@ -12,9 +12,10 @@
  * before, a relay that met full load at once got its optimised code late and lost datagrams.
  *
  * A lower priority alone does not make a waking relay thread run at once: Linux's EEVDF scheduler
- * (6.6+) lets the running thread finish its time slice (1.4 ms on the 2-CPU test machine) first. A thread that asks for
- * a shorter slice (`sched_setattr` with `sched_runtime`, Linux 6.12+) preempts one with a longer
- * slice when it wakes, so the relay threads ask for 0.1 ms: `shortenThisThreadSlice`.
+ * (6.6+) lets the running thread finish its time slice (1.4 ms on the 2-CPU test machine) first.
+ * A thread that asks for a shorter slice (`sched_setattr` with `sched_runtime`, Linux 6.12+)
+ * preempts one with a longer slice when it wakes, so the relay threads ask for 0.1 ms:
+ * `shortenThisThreadSlice`.
  */
 import { C } from "./constants.ts";
 import { libc } from "./libc.ts";
@@ -25,7 +26,7 @@ const LOWEST = 19;
 const done = new Set<number>();
 
 /** The start of the names (/proc comm, at most 15 bytes) of the threads `lowerHelperThreads` lowers. */
-export const HELPER_THREADS: readonly string[] = ["tokio-runtime-w", "V8 DefaultWorke"];
+const HELPER_THREADS: readonly string[] = ["tokio-runtime-w", "V8 DefaultWorke"];
 
 /**
  * Gives every helper thread not yet changed (Deno's blocking pool, V8's worker threads) the lowest
@@ -94,9 +95,9 @@ export function lowerThisThread(): boolean {
 }
 
 /** The nice value of thread `tid` as /proc reports it (Linux), or NaN. */
-export function threadNice(tid: number): number {
+export function threadNice(tid: number, pid: number | "self" = "self"): number {
   try {
-    const f = Deno.readTextFileSync(`/proc/self/task/${tid}/stat`).split(") ")[1]!.split(" ");
+    const f = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`).split(") ")[1]!.split(" ");
     return Number(f[16]); // field 19 "nice", counted from the state field after the comm
   } catch {
     return NaN;

@@ -120,17 +120,11 @@ async function run(
     log.debug("Cannot shorten the relay thread's time slice", { channel: plan.name });
   }
   const batch = new DatagramBatch(plan.batch, plan.maxDatagram);
-  if (plan.warmUp) {
-    try {
-      const w = warmUp({
-        batch,
-        destinations: plan.relay.length,
-        record: plan.record !== null,
-      });
-      log.debug("Warmed up", { channel: plan.name, datagrams: w.datagrams, ms: Math.round(w.ms) });
-    } catch (e) {
-      log.warn("Cannot warm up; starting cold", { channel: plan.name, ...errInfo(e) });
-    }
+  try {
+    const w = warmUp({ batch, destinations: plan.relay.length, record: plan.record !== null });
+    log.debug("Warmed up", { channel: plan.name, datagrams: w.datagrams, ms: Math.round(w.ms) });
+  } catch (e) {
+    log.warn("Cannot warm up; starting cold", { channel: plan.name, ...errInfo(e) });
   }
 
   let rx: UdpSocket;

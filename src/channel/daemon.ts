@@ -78,7 +78,7 @@ export class Daemon {
   #pool: DecimatorPool | null = null;
   #metrics: MetricsServer | null = null;
   #disk: DiskMonitor | null = null;
-  #idleTimer: ReturnType<typeof setInterval> | null = null;
+  #helperTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(config: ChanrelayConfig, options: DaemonOptions) {
     this.config = config;
@@ -159,8 +159,8 @@ export class Daemon {
       // background work (the recorder's chunk preparation, V8's compilers and GC) must never
       // preempt a relay thread; V8's threads only now, after every channel's warm-up
       lowerHelperThreads();
-      this.#idleTimer = setInterval(() => lowerNewHelperThreads(), 100);
-      Deno.unrefTimer(this.#idleTimer);
+      this.#helperTimer = setInterval(() => lowerNewHelperThreads(), 100);
+      Deno.unrefTimer(this.#helperTimer);
       log.info("ready", { channels: this.supervisor.channels.size, failed: failures.length });
       notifyReady(this.#statusLine());
       this.#startStats();
@@ -359,7 +359,7 @@ export class Daemon {
     await this.#metrics?.close();
     this.#disk?.close();
     closeNotifySocket();
-    if (this.#idleTimer !== null) clearInterval(this.#idleTimer);
+    if (this.#helperTimer !== null) clearInterval(this.#helperTimer);
     this.#stopped.resolve(EXIT.OK);
   }
 }

@@ -48,6 +48,4 @@ export interface ChannelPlan {
   readonly decimate: DecimateOptions | null;
   /** Test hook: the Worker throws after this many datagrams (first start only). */
   readonly faultAfter: number | null;
-  /** Warm the per-datagram code on a private loopback pair before binding (warm_up.ts). */
-  readonly warmUp: boolean;
 }

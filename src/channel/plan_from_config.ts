@@ -17,8 +17,6 @@ export const BATCH_SIZE = 64;
 export interface PlanOptions {
   /** Test hook: the first Worker of `channel` throws after `after` datagrams. */
   fault?: { channel: string; after: number } | null;
-  /** Warm the per-datagram code before binding (default true; see warm_up.ts). */
-  warmUp?: boolean;
 }
 
 /** The plan of one channel. */
@@ -53,7 +51,6 @@ export function planChannel(
     record: ch.record && ch.record.enabled ? recorderOptions(ch.name, ch.record) : null,
     decimate: ch.decimate ? decimateOptions(ch.decimate) : null,
     faultAfter: options.fault && options.fault.channel === ch.name ? options.fault.after : null,
-    warmUp: options.warmUp ?? true,
   };
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { UdpSocket } from "../../ffi/udp_socket.ts";
 import { DENO, ROOT } from "../helpers/env.ts";
 import { ChanrelayProcess, parseLogfmt, tempFile } from "../helpers/relay_process.ts";
-import { RELAY_SLICE_NS, threadSlice } from "../../ffi/threads.ts";
+import { RELAY_SLICE_NS, threadNice, threadSlice } from "../../ffi/threads.ts";
 
 async function chanrelay(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(DENO, {
@@ -165,10 +165,7 @@ Deno.test({
       assert.notEqual(slice(p.pid), RELAY_SLICE_NS, "the main thread's slice changed");
       const v8 = tasks.filter((t) => comm(t).startsWith("V8 DefaultWorke"));
       assert.ok(v8.length > 0, tasks.map(comm).join(", "));
-      const nice = (t: number) =>
-        Number(
-          Deno.readTextFileSync(`/proc/${p.pid}/task/${t}/stat`).split(") ")[1]!.split(" ")[16],
-        );
+      const nice = (t: number) => threadNice(t, p.pid);
       for (const t of v8) assert.equal(nice(t), 19, `${comm(t)} ${t} is at nice ${nice(t)}`);
     } finally {
       const stop = await p.stop("SIGTERM");

@@ -236,7 +236,7 @@ Deno.test({
   name: "pool: decimator Workers run at the lowest priority, the rest of the process does not",
   ignore: Deno.build.os !== "linux", // thread priorities from /proc
   async fn() {
-    const lowered = () => workerThreads().map(threadNice).filter((n) => n === 19).length;
+    const lowered = () => workerThreads().map((t) => threadNice(t)).filter((n) => n === 19).length;
     // Worker threads of earlier tests may take a moment to end
     const deadline = Date.now() + 5000;
     while (lowered() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -247,7 +247,7 @@ Deno.test({
       const opts = { to: "127.0.0.1:9", mode: "packet", factor: 2 };
       await pool.attach("a", opts); // each attach is answered by its Worker: both are running
       await pool.attach("b", opts);
-      assert.equal(lowered(), 2, `nice values ${workerThreads().map(threadNice)}`);
+      assert.equal(lowered(), 2, `nice values ${workerThreads().map((t) => threadNice(t))}`);
       assert.equal(threadNice(Deno.pid), mainNice, "the main thread keeps its priority");
     } finally {
       await pool.close();

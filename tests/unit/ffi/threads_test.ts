@@ -33,10 +33,11 @@ Deno.test({
   },
 });
 
-/** Runs `code` in a child Deno, returns its JSON output. */
-async function child(code: string): Promise<Record<string, number | boolean>> {
-  const out = await new Deno.Command(DENO, {
-    args: ["eval", code],
+/** Runs `code` in a child Deno (under `wrap`, e.g. chrt), returns its JSON output. */
+async function child(code: string, wrap: string[] = []): Promise<Record<string, number | boolean>> {
+  const [cmd, ...pre] = [...wrap, DENO];
+  const out = await new Deno.Command(cmd!, {
+    args: [...pre, "eval", code],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -84,14 +85,7 @@ Deno.test({
   name: "shortenThisThreadSlice leaves a real-time thread alone",
   ignore: !IS_LINUX,
   async fn() {
-    const out = await new Deno.Command("chrt", {
-      args: ["-f", "1", DENO, "eval", `const LOWER = false;\n${PROBE}`],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    const r = await child(`const LOWER = false;\n${PROBE}`, ["chrt", "-f", "1"]);
     assert.equal(r.ok, false, "a SCHED_FIFO thread was given a fair-scheduler slice");
   },
 });
