@@ -5,7 +5,6 @@
  * on SIGINT/SIGTERM with every recording finished.
  */
 import { configureLog, log } from "../log.ts";
-import { loadConfigFile } from "../config/load.ts";
 import type { ChanrelayConfig } from "../config/schema.ts";
 import { planAll, type PlanOptions } from "./plan_from_config.ts";
 import type { ChannelPlan } from "./plan.ts";
@@ -13,6 +12,7 @@ import { type ChannelSnapshot, snapshot, statsFields } from "./stats.ts";
 import { type StartFailure, Supervisor } from "./supervisor.ts";
 import { CTL } from "./counters.ts";
 import { EXIT, ExitError } from "../cli/usage.ts";
+import { loadInChild } from "../cli/config_child.ts";
 import { VERSION } from "../version.ts";
 import { formatIPv4 } from "../../ffi/inet.ts";
 import { ignoreSigusr1 } from "../../ffi/signals.ts";
@@ -306,7 +306,7 @@ export class Daemon {
     }
     let next: ChanrelayConfig;
     try {
-      next = loadConfigFile(path);
+      next = await loadInChild({ kind: "file", path });
     } catch (e) {
       log.error("Reload rejected: the new config is invalid; the running config stays", {
         file: path,

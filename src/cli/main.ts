@@ -3,9 +3,13 @@ import type { Command } from "./command.ts";
 import { EXIT, ExitError, UsageError } from "./usage.ts";
 import { VERSION } from "../version.ts";
 import { ErrnoError } from "../../ffi/errno.ts";
+import { CHILD_COMMAND } from "./config_child.ts";
 
 /** Subcommands, loaded on demand so each only imports what it needs. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+const COMMANDS: Record<
+  string,
+  { summary: string; load: () => Promise<Command>; hidden?: boolean }
+> = {
   run: {
     summary: "Relay (and record) the configured channels",
     load: async () => (await import("./run.ts")).command,
@@ -46,11 +50,17 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Validate and repair recordings (.avro.inprogress → .avro)",
     load: async () => (await import("./recover.ts")).command,
   },
+  [CHILD_COMMAND]: {
+    summary: "Internal: load a config for a running chanrelay",
+    load: async () => (await import("./config_child.ts")).command,
+    hidden: true,
+  },
 };
 
 function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
-  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
+  const shown = Object.entries(COMMANDS).filter(([, v]) => v.hidden !== true);
+  const width = Math.max(...shown.map(([k]) => k.length));
+  const lines = shown.map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
   return [
     `chanrelay ${VERSION}: UDP relay and recorder`,
     "",
