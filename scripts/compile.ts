@@ -7,6 +7,8 @@
  * `DENORT_BIN` names a denort binary or the zip is in the Deno cache; when none of that works this
  * script stops with a message saying so.
  */
+import { PERMISSIONS, V8_FLAGS } from "./compile_flags.ts";
+
 const DENO_VERSION = "2.9.6";
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -14,16 +16,6 @@ const WORKERS = [
   "src/channel/channel_worker.ts",
   "src/cli/demo_traffic_worker.ts",
   "src/decimate/decimator_worker.ts",
-];
-/** Small V8 heaps: chanrelay's hot paths allocate nothing, and every Worker is an isolate. */
-const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--max-old-space-size=128";
-const PERMISSIONS = [
-  "--allow-ffi",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
 ];
 
 function hostTarget(): string {

@@ -23,10 +23,14 @@ export class ChanrelayProcess {
     void this.#pump(child.stdout, false);
   }
 
-  /** Starts `deno run -A main.ts <args>` from the project root. */
-  static spawn(args: string[], env: Record<string, string> = {}): ChanrelayProcess {
+  /** Starts `deno run -A main.ts <args>` (or with `denoFlags` instead of -A) from the project root. */
+  static spawn(
+    args: string[],
+    env: Record<string, string> = {},
+    denoFlags: readonly string[] = ["-A"],
+  ): ChanrelayProcess {
     const child = new Deno.Command(DENO, {
-      args: ["run", "-A", "--frozen", `${ROOT}main.ts`, ...args],
+      args: ["run", ...denoFlags, "--frozen", `${ROOT}main.ts`, ...args],
       cwd: ROOT,
       env,
       stdin: "null",
@@ -41,8 +45,9 @@ export class ChanrelayProcess {
     args: string[],
     env: Record<string, string> = {},
     timeoutMs = 20_000,
+    denoFlags: readonly string[] = ["-A"],
   ): Promise<ChanrelayProcess> {
-    const p = ChanrelayProcess.spawn(["run", ...args], env);
+    const p = ChanrelayProcess.spawn(["run", ...args], env, denoFlags);
     await p.waitFor(/msg=ready/, timeoutMs);
     return p;
   }

@@ -3,6 +3,8 @@ import { UdpSocket } from "../../ffi/udp_socket.ts";
 import { DENO, ROOT } from "../helpers/env.ts";
 import { ChanrelayProcess, parseLogfmt, tempFile } from "../helpers/relay_process.ts";
 import { RELAY_SLICE_NS, threadNice, threadSlice } from "../../ffi/threads.ts";
+import { PERMISSIONS, V8_FLAGS } from "../../scripts/compile_flags.ts";
+import { getJson, metricsUrl } from "../fixtures/ops/daemon_harness.ts";
 
 async function chanrelay(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(DENO, {
@@ -199,4 +201,35 @@ Deno.test("run warms each channel up before ready without sending anything to it
     const stop = await p.stop("SIGTERM");
     assert.equal(stop.code, 0);
   }
+});
+
+Deno.test("run works under exactly the compiled binary's permissions and V8 flags: config loader child, recording, df", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "chanrelay-perms-" });
+  const cfg = tempFile(
+    `data_dir: ${
+      JSON.stringify(dataDir)
+    }\nmetrics: 127.0.0.1:0\nchannels:\n  p:\n    listen: 127.0.0.1:0\n    relay: [{ to: 127.0.0.1:9 }]\n    record: {}\n`,
+  );
+  const p = await ChanrelayProcess.run(["--config", cfg], {}, 20_000, [...PERMISSIONS, V8_FLAGS]);
+  try {
+    const url = await metricsUrl(p);
+    // the disk-space gauge comes from df: known only if the binary may run it
+    type Disk = { availableBytes: number | null } | null;
+    let disk: Disk = null;
+    for (let i = 0; i < 50 && typeof disk?.availableBytes !== "number"; i++) {
+      const { body } = await getJson<{ channels: { disk: Disk }[] }>(`${url}stats`);
+      disk = body.channels[0]?.disk ?? null;
+      if (typeof disk?.availableBytes !== "number") await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(
+      typeof disk?.availableBytes === "number" && disk.availableBytes > 0,
+      JSON.stringify(disk),
+    );
+  } finally {
+    const stop = await p.stop("SIGTERM");
+    assert.equal(stop.code, 0, p.lines.join("\n"));
+    await Deno.remove(dataDir, { recursive: true });
+  }
+  const denied = p.lines.filter((l) => /NotCapable|PermissionDenied|Requires .* access/.test(l));
+  assert.deepEqual(denied, []);
 });
