@@ -10,7 +10,7 @@
  * replaced the file, and `Deno.execPath()` elsewhere; a child of another version is refused.
  */
 import type { Command } from "./command.ts";
-import { ExitError, UsageError } from "./usage.ts";
+import { EXIT, ExitError, UsageError } from "./usage.ts";
 import { ConfigError, type ConfigProblem } from "../config/errors.ts";
 import type { ChanrelayConfig } from "../config/schema.ts";
 import type { RunConfig } from "./run_config.ts";
@@ -77,7 +77,8 @@ export interface ChildOptions {
 
 /**
  * Loads and validates a config in a child process; throws what loading in-process would throw
- * (ConfigError, UsageError, ExitError), or an Error when the child itself fails.
+ * (ConfigError, UsageError, ExitError), or an ExitError with code 70 (EXIT.SOFTWARE) when the
+ * child itself fails.
  */
 export async function loadInChild<R extends ConfigRequest>(
   request: R,
@@ -126,12 +127,14 @@ export async function loadInChild<R extends ConfigRequest>(
       ? `was killed by ${out.signal}`
       : `exited with code ${out.code}`;
     const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-5).join("\n");
-    throw new Error(
+    throw new ExitError(
+      EXIT.SOFTWARE,
       `Cannot load the config: the loader process (${cmd}) ${why}${err === "" ? "" : `: ${err}`}`,
     );
   }
   if (reply.version !== VERSION) {
-    throw new Error(
+    throw new ExitError(
+      EXIT.SOFTWARE,
       `Cannot load the config: the executable on disk is chanrelay ${reply.version}, this process is ${VERSION}: restart chanrelay to run the new version`,
     );
   }
@@ -148,7 +151,7 @@ function fromWire(e: WireError): Error {
     case "ExitError":
       return new ExitError(e.code, e.message);
     case "Error":
-      return new Error(e.message);
+      return new ExitError(EXIT.SOFTWARE, `Cannot load the config: ${e.message}`);
   }
 }
 

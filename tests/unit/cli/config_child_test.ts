@@ -5,7 +5,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { loadInChild } from "../../../src/cli/config_child.ts";
 import { configFromFlags } from "../../../src/cli/run_config.ts";
-import { UsageError } from "../../../src/cli/usage.ts";
+import { ExitError, UsageError } from "../../../src/cli/usage.ts";
 import { ConfigError } from "../../../src/config/errors.ts";
 import { loadConfigFile } from "../../../src/config/load.ts";
 import { VERSION } from "../../../src/version.ts";
@@ -118,7 +118,8 @@ Deno.test("a config loader that dies is reported with its exit code and its stde
       command: { cmd: "sh", args: ["-c", "echo 'out of luck' >&2; exit 3"] },
     }),
   );
-  ok(e instanceof Error && !(e instanceof ConfigError));
+  ok(e instanceof ExitError, String(e));
+  equal(e.code, 70);
   ok(/loader process \(sh\) exited with code 3: out of luck/.test(e.message), e.message);
 });
 
