@@ -135,14 +135,28 @@ async function run(
     return;
   }
   let fan: FanOut | null = null;
+  let recorder: ChannelRecorder | null = null;
+  let looping = false;
   try {
     const buf = rx.setRecvBuffer(plan.rcvbuf);
     ctr[CTR.RCVBUF_EFFECTIVE] = buf.effective;
     const dropCounter = rx.enableDropCounter();
     rx.setRecvTimeout(RECV_TIMEOUT_MS);
     try {
+      fan = new FanOut(plan.relay, shared);
+    } catch (e) {
+      post({ type: "fatal", stage: "destination", ...errInfo(e) });
+      return;
+    }
+    // The recorder comes before the bind: recovering and preparing its files takes a while, and
+    // a bound socket that nobody reads only fills up and drops datagrams (or, with SO_REUSEPORT,
+    // takes them away from the instance this one replaces). Bound means read from now on.
+    recorder = await openRecorder(plan, shared);
+    try {
       rx.bind({ ip: plan.listenIp, port: plan.listenPort });
     } catch (e) {
+      // before the report: the supervisor ends this Worker when it reads it
+      await recorder?.close({ dropEmpty: true }).catch(() => {});
       post({ type: "fatal", stage: "bind", ...errInfo(e) });
       return;
     }
@@ -151,17 +165,11 @@ async function run(
         if (plan.source !== null) rx.joinSourceGroup(plan.listenIp, plan.source, plan.iface);
         else rx.joinGroup(plan.listenIp, plan.iface);
       } catch (e) {
+        await recorder?.close({ dropEmpty: true }).catch(() => {});
         post({ type: "fatal", stage: "join", ...errInfo(e) });
         return;
       }
     }
-    try {
-      fan = new FanOut(plan.relay, shared);
-    } catch (e) {
-      post({ type: "fatal", stage: "destination", ...errInfo(e) });
-      return;
-    }
-    const recorder = await openRecorder(plan, shared);
     Atomics.store(ctl, CTL.STATE, WorkerState.RUNNING);
     post({
       type: "ready",
@@ -171,8 +179,10 @@ async function run(
       dropCounter,
     });
     const producer = ring === null ? null : new RingProducer(ring);
+    looping = true; // from here the loop closes the recorder
     await loop(plan, shared, rx, batch, fan, recorder, producer);
   } finally {
+    if (!looping) await recorder?.close({ dropEmpty: true }).catch(() => {});
     fan?.close();
     rx.close();
   }

@@ -1133,6 +1133,22 @@ export class ChannelRecorder {
     }
   }
 
+  /** Removes a detached file that holds no record, off the hot path (after its jobs settle). */
+  #discard(f: RecFile): void {
+    this.#queue("io", async () => {
+      await Promise.all(f.chunks.map((c) => c.done));
+      await this.#lanes.unmap;
+      for (const c of f.chunks) {
+        const r = c.region;
+        if (r === null) continue;
+        c.region = null;
+        await dropAndUnmap(r);
+      }
+      await f.mf.closeAsync();
+      await Deno.remove(f.path).catch(() => {});
+    });
+  }
+
   /** Finishes a detached file off the hot path: unmap, truncate, fsync, rename, fsync the dir. */
   #finish(f: RecFile): void {
     const o = this.#o;
@@ -1244,15 +1260,22 @@ export class ChannelRecorder {
     return [...this.#finished].sort((a, b) => a.firstSeq - b.firstSeq);
   }
 
-  /** Commits the open block, finishes the file and removes the spare. Safe to call twice. */
-  async close(): Promise<void> {
+  /**
+   * Commits the open block, finishes the file and removes the spare. With `dropEmpty`, a file
+   * that holds no record is removed instead of finished (a channel that never started). Safe to
+   * call twice.
+   */
+  async close(opts: { dropEmpty?: boolean } = {}): Promise<void> {
     if (this.#closed) {
       await this.settle();
       return;
     }
     this.#closed = true; // before the commit: a file past rotateSize must not rotate now
     const f = this.#file;
-    if (f !== null) {
+    if (f !== null && opts.dropEmpty === true && f.records === 0 && this.#blockCount === 0) {
+      this.#detach(f);
+      this.#discard(f);
+    } else if (f !== null) {
       this.#commit();
       this.#detach(f);
       this.#finish(f);

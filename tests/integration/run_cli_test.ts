@@ -233,3 +233,26 @@ Deno.test("run works under exactly the compiled binary's permissions and V8 flag
   const denied = p.lines.filter((l) => /NotCapable|PermissionDenied|Requires .* access/.test(l));
   assert.deepEqual(denied, []);
 });
+
+Deno.test("a recording channel that cannot bind exits 78 and leaves no recording file behind", async () => {
+  const holder = UdpSocket.create({ reuseAddr: false, reusePort: false });
+  const dataDir = await Deno.makeTempDir({ prefix: "chanrelay-held-" });
+  try {
+    holder.bind({ ip: 0x7f000001, port: 0 });
+    const port = holder.localAddress().port;
+    const cfg = tempFile(
+      `data_dir: ${
+        JSON.stringify(dataDir)
+      }\nmetrics: ""\nchannels:\n  held:\n    listen: 127.0.0.1:${port}\n    relay: [{ to: 127.0.0.1:9 }]\n    record: {}\n`,
+    );
+    const r = await chanrelay(["run", "--config", cfg]);
+    assert.equal(r.code, 78, r.stderr);
+    assert.ok(r.stderr.includes(`Cannot bind "127.0.0.1:${port}": EADDRINUSE`), r.stderr);
+    const left: string[] = [];
+    for await (const e of Deno.readDir(`${dataDir}/held`)) left.push(e.name);
+    assert.deepEqual(left, []);
+  } finally {
+    holder.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
