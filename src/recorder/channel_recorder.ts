@@ -1133,17 +1133,25 @@ export class ChannelRecorder {
     }
   }
 
+  /**
+   * Unmaps every chunk of a detached file once every job on its chunks is over, and so are its
+   * pending unmaps (invariant 4).
+   */
+  async #releaseChunks(f: RecFile): Promise<void> {
+    await Promise.all(f.chunks.map((c) => c.done));
+    await this.#lanes.unmap;
+    for (const c of f.chunks) {
+      const r = c.region;
+      if (r === null) continue;
+      c.region = null;
+      await dropAndUnmap(r);
+    }
+  }
+
   /** Removes a detached file that holds no record, off the hot path (after its jobs settle). */
   #discard(f: RecFile): void {
     this.#queue("io", async () => {
-      await Promise.all(f.chunks.map((c) => c.done));
-      await this.#lanes.unmap;
-      for (const c of f.chunks) {
-        const r = c.region;
-        if (r === null) continue;
-        c.region = null;
-        await dropAndUnmap(r);
-      }
+      await this.#releaseChunks(f);
       await f.mf.closeAsync();
       await Deno.remove(f.path).catch(() => {});
     });
@@ -1154,15 +1162,7 @@ export class ChannelRecorder {
     const o = this.#o;
     this.#queue("io", async () => {
       try {
-        // invariant 4: every job on its chunks is over, and so are its pending unmaps
-        await Promise.all(f.chunks.map((c) => c.done));
-        await this.#lanes.unmap;
-        for (const c of f.chunks) {
-          const r = c.region;
-          if (r === null) continue;
-          c.region = null;
-          await dropAndUnmap(r);
-        }
+        await this.#releaseChunks(f);
         await f.mf.truncateAsync(f.committedEnd);
         await f.mf.fsyncAsync();
         this.stats.fsyncs++;
