@@ -58,6 +58,32 @@ class InFlight {
   }
 }
 
+/**
+ * Calls in flight on this thread's pool calls that take the process's mmap lock for writing
+ * (mmap, munmap, madvise that changes a mapping's flags). A MADV_POPULATE_WRITE issued meanwhile
+ * queues behind them (a read-write semaphore lets no reader pass a waiting writer), and the pool
+ * thread holding the lock runs at the lowest priority: the populate could wait for tens of ms.
+ */
+let mmapWriters = 0;
+
+/** Counts `call` among the calls that take the mmap lock for writing until it settles. */
+function trackMmapWriter<T>(call: Promise<T>): Promise<T> {
+  mmapWriters++;
+  return call.finally(() => mmapWriters--);
+}
+
+/**
+ * Whether a pool call started by this thread (mapAsync, unmapAsync, madviseAsync with a flag
+ * advice) may be holding or waiting for the process's mmap lock for writing: a synchronous
+ * `populate()` now could wait behind it. Calls of other threads are not counted.
+ */
+export function mmapLockBusy(): boolean {
+  return mmapWriters > 0;
+}
+
+/** Advice values that only change a mapping's flags (mmap lock taken for writing). */
+const FLAG_ADVICE = new Set([C.MADV_RANDOM, C.MADV_SEQUENTIAL, C.MADV_NORMAL]);
+
 function busy(syscall: string, path: string): ErrnoError {
   return new ErrnoError(syscall, errnoNumber("EBUSY"), path);
 }
@@ -291,13 +317,14 @@ export class MappedFile {
     const { fd, prot } = this.#mapArgs(offset, length);
     const what = `${this.#path} @${offset}+${length}`;
     // the region is registered before the call stops counting, so closeAsync() unmaps it
-    const call = libcAsync().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset))
-      .then((ptr) => {
-        if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
-          throw new ErrnoError("mmap", errnoNumber("ENOMEM"), what);
-        }
-        return this.#adopt(ptr, offset, length);
-      });
+    const call = trackMmapWriter(
+      libcAsync().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset)),
+    ).then((ptr) => {
+      if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
+        throw new ErrnoError("mmap", errnoNumber("ENOMEM"), what);
+      }
+      return this.#adopt(ptr, offset, length);
+    });
     return this.#calls.track(call).then(async (region) => {
       if (advice !== undefined && !region.unmapped) {
         await region.madviseAsync(advice).catch(() => {});
@@ -495,7 +522,7 @@ export class MappedRegion {
       BigInt(this.#span(offset, length)),
       advice,
     );
-    return this.#calls.track(call).then((rc) => {
+    return this.#calls.track(FLAG_ADVICE.has(advice) ? trackMmapWriter(call) : call).then((rc) => {
       if (rc !== 0) throw new ErrnoError("madvise", errnoNumber("EINVAL"), this.#path);
     });
   }
@@ -541,7 +568,9 @@ export class MappedRegion {
     const ptr = this.#detach();
     if (ptr === null) return;
     // counted in flight, so the file's closeAsync() waits for it
-    const rc = await this.#calls.track(libcAsync().munmap(ptr, BigInt(this.#length)));
+    const rc = await this.#calls.track(
+      trackMmapWriter(libcAsync().munmap(ptr, BigInt(this.#length))),
+    );
     this.#onUnmap();
     if (rc !== 0) throw new ErrnoError("munmap", errnoNumber("EINVAL"), this.#path);
   }

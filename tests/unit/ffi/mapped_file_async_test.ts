@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { C } from "../../../ffi/constants.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
-import { MappedFile, pageSize } from "../../../ffi/mapped_file.ts";
+import { MappedFile, mmapLockBusy, pageSize } from "../../../ffi/mapped_file.ts";
 import { assertNoFdLeak } from "../../helpers/fds.ts";
 
 const PAGE = pageSize();
@@ -267,3 +267,37 @@ asyncTest("closeAsync() during mapAsync leaves no mapping behind", async (dir) =
   assert.equal(f.mappedRegions, 0);
   assert.throws(() => f.mapAsync(0, PAGE), isErrno("EBADF"));
 });
+
+asyncTest(
+  "mmapLockBusy is true exactly while a mapAsync, unmapAsync or flag madviseAsync is in flight",
+  async (dir) => {
+    const f = MappedFile.create(`${dir}/lock.bin`);
+    try {
+      await f.allocateAsync(0, 4 * PAGE);
+      assert.equal(mmapLockBusy(), false);
+      const mapping = f.mapAsync(0, 4 * PAGE);
+      assert.equal(mmapLockBusy(), true, "during mmap");
+      const r = await mapping;
+      assert.equal(mmapLockBusy(), false, "after mmap");
+      const random = r.madviseAsync(C.MADV_RANDOM);
+      assert.equal(mmapLockBusy(), true, "during madvise(MADV_RANDOM)");
+      await random;
+      assert.equal(mmapLockBusy(), false);
+      // MADV_DONTNEED and the writes of zeros change no mapping: they do not count
+      const dontneed = r.madviseAsync(C.MADV_DONTNEED);
+      const zero = r.zeroAsync(0, PAGE);
+      assert.equal(mmapLockBusy(), false, "during madvise(MADV_DONTNEED) and zeroAsync");
+      await Promise.all([dontneed, zero]);
+      const unmapping = r.unmapAsync();
+      await Promise.resolve(); // unmapAsync starts munmap once the region's calls are done
+      assert.equal(mmapLockBusy(), true, "during munmap");
+      await unmapping;
+      assert.equal(mmapLockBusy(), false, "after munmap");
+      // a failed call stops counting too
+      await assert.rejects(f.mapAsync(0, 2 ** 50), isErrno("ENOMEM", "mmap"));
+      assert.equal(mmapLockBusy(), false, "after a failed mmap");
+    } finally {
+      await f.closeAsync();
+    }
+  },
+);
