@@ -173,7 +173,7 @@ export const RECORDER_TUNING = {
    * no zeros, the writer pays the first write to each page)… A call holds the core it runs on
    * until it ends (a relay thread woken meanwhile may wait for the next scheduler tick, 4 ms
    * here): at about 7 µs a page here, 256 KiB take 0.5 ms. With 2 MiB pieces the latency p99 of
-   * a 1400 B × 20k recording channel was 1.6 to 2.0 ms; with 256 KiB, 0.8 to 1.1 (5 alternating
+   * a 1400 B × 20k recording channel was 1.6 to 2.7 ms; with 256 KiB, 0.8 to 1.7 (5 alternating
    * pairs); 128 and 64 KiB did no better.
    */
   zeroPiece: 256 << 10,
