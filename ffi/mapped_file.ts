@@ -59,18 +59,12 @@ class InFlight {
 }
 
 /**
- * Calls in flight on this thread's pool calls that take the process's mmap lock for writing
- * (mmap, munmap, madvise that changes a mapping's flags). A MADV_POPULATE_WRITE issued meanwhile
- * queues behind them (a read-write semaphore lets no reader pass a waiting writer), and the pool
- * thread holding the lock runs at the lowest priority: the populate could wait for tens of ms.
+ * This thread's pool calls that take the process's mmap lock for writing (mmap, munmap, madvise
+ * that changes a mapping's flags). A MADV_POPULATE_WRITE issued meanwhile queues behind them (a
+ * read-write semaphore lets no reader pass a waiting writer), and the pool thread holding the
+ * lock runs at the lowest priority: the populate could wait for tens of ms.
  */
-let mmapWriters = 0;
-
-/** Counts `call` among the calls that take the mmap lock for writing until it settles. */
-function trackMmapWriter<T>(call: Promise<T>): Promise<T> {
-  mmapWriters++;
-  return call.finally(() => mmapWriters--);
-}
+const mmapWriters = new InFlight();
 
 /**
  * Whether a pool call started by this thread (mapAsync, unmapAsync, madviseAsync with a flag
@@ -78,7 +72,7 @@ function trackMmapWriter<T>(call: Promise<T>): Promise<T> {
  * `populate()` now could wait behind it. Calls of other threads are not counted.
  */
 export function mmapLockBusy(): boolean {
-  return mmapWriters > 0;
+  return mmapWriters.count > 0;
 }
 
 /** Advice values that only change a mapping's flags (mmap lock taken for writing). */
@@ -317,7 +311,7 @@ export class MappedFile {
     const { fd, prot } = this.#mapArgs(offset, length);
     const what = `${this.#path} @${offset}+${length}`;
     // the region is registered before the call stops counting, so closeAsync() unmaps it
-    const call = trackMmapWriter(
+    const call = mmapWriters.track(
       libcAsync().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset)),
     ).then((ptr) => {
       if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
@@ -522,9 +516,11 @@ export class MappedRegion {
       BigInt(this.#span(offset, length)),
       advice,
     );
-    return this.#calls.track(FLAG_ADVICE.has(advice) ? trackMmapWriter(call) : call).then((rc) => {
-      if (rc !== 0) throw new ErrnoError("madvise", errnoNumber("EINVAL"), this.#path);
-    });
+    return this.#calls.track(FLAG_ADVICE.has(advice) ? mmapWriters.track(call) : call).then(
+      (rc) => {
+        if (rc !== 0) throw new ErrnoError("madvise", errnoNumber("EINVAL"), this.#path);
+      },
+    );
   }
 
   /**
@@ -569,7 +565,7 @@ export class MappedRegion {
     if (ptr === null) return;
     // counted in flight, so the file's closeAsync() waits for it
     const rc = await this.#calls.track(
-      trackMmapWriter(libcAsync().munmap(ptr, BigInt(this.#length))),
+      mmapWriters.track(libcAsync().munmap(ptr, BigInt(this.#length))),
     );
     this.#onUnmap();
     if (rc !== 0) throw new ErrnoError("munmap", errnoNumber("EINVAL"), this.#path);

@@ -137,6 +137,8 @@ async function run(
   let fan: FanOut | null = null;
   let recorder: ChannelRecorder | null = null;
   let looping = false;
+  // a channel that never started relaying leaves no empty recording behind
+  const closeUnstarted = () => recorder?.close({ dropEmpty: true }).catch(() => {});
   try {
     const buf = rx.setRecvBuffer(plan.rcvbuf);
     ctr[CTR.RCVBUF_EFFECTIVE] = buf.effective;
@@ -156,7 +158,7 @@ async function run(
       rx.bind({ ip: plan.listenIp, port: plan.listenPort });
     } catch (e) {
       // before the report: the supervisor ends this Worker when it reads it
-      await recorder?.close({ dropEmpty: true }).catch(() => {});
+      await closeUnstarted();
       post({ type: "fatal", stage: "bind", ...errInfo(e) });
       return;
     }
@@ -165,7 +167,7 @@ async function run(
         if (plan.source !== null) rx.joinSourceGroup(plan.listenIp, plan.source, plan.iface);
         else rx.joinGroup(plan.listenIp, plan.iface);
       } catch (e) {
-        await recorder?.close({ dropEmpty: true }).catch(() => {});
+        await closeUnstarted();
         post({ type: "fatal", stage: "join", ...errInfo(e) });
         return;
       }
@@ -182,7 +184,7 @@ async function run(
     looping = true; // from here the loop closes the recorder
     await loop(plan, shared, rx, batch, fan, recorder, producer);
   } finally {
-    if (!looping) await recorder?.close({ dropEmpty: true }).catch(() => {});
+    if (!looping) await closeUnstarted();
     fan?.close();
     rx.close();
   }
