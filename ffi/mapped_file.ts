@@ -91,6 +91,93 @@ function checkRange(offset: number, length: number, size: number): void {
   }
 }
 
+/** An address range kept for mappings of one length, with the view over it made once. */
+interface Slot {
+  readonly ptr: Deno.PointerObject;
+  readonly length: number;
+  readonly buffer: ArrayBuffer;
+}
+
+/** Flags of an address range kept reserved: no access, no memory committed. */
+const RESERVE_FLAGS = C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_NORESERVE;
+
+function mapFailed(ptr: Deno.PointerObject | null): boolean {
+  return ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED;
+}
+
+/**
+ * Address ranges reused by the mappings of a long-running writer, so that a new mapping does not
+ * need a new ArrayBuffer. V8 counts every ArrayBuffer over foreign memory as external memory until
+ * a garbage collection has seen it die, and schedules full collections by it: a recorder that
+ * mapped an 8 MiB chunk ten times a second started a full GC (1 to 3 ms on its thread) every 0.2 to
+ * 0.3 s. With slots, a mapping goes over a range kept from an earlier one (`MAP_FIXED`), through
+ * the view made for that range; an unmapped range is kept reserved (PROT_NONE), not given back.
+ *
+ * The cost: unmapping a region of a slot cannot detach the views taken from it (the range's one
+ * ArrayBuffer lives on). `region.bytes` still throws once it is unmapped, but a view kept from
+ * before then reaches a PROT_NONE range (a crash, SIGSEGV) or, once the range is reused, another
+ * mapping. Only code that drops its views before unmapping (the recorder, by its invariants)
+ * should map through slots. Free ranges are reused oldest first, to keep such a mistake loud.
+ */
+export class MappingSlots {
+  readonly #free = new Map<number, Slot[]>();
+  #live = 0;
+  #made = 0;
+  #closed = false;
+
+  /** Ranges alive: free or holding a mapping. */
+  get size(): number {
+    return this.#live;
+  }
+
+  /** Ranges ever reserved (each made one ArrayBuffer). */
+  get made(): number {
+    return this.#made;
+  }
+
+  /** @internal a free range of `length` bytes, or a new one reserved */
+  take(length: number): Slot {
+    if (this.#closed) throw new Error("MappingSlots used after close()");
+    const s = this.#free.get(length)?.shift();
+    if (s !== undefined) return s;
+    const ptr = libc().mmap(null, BigInt(length), C.PROT_NONE, RESERVE_FLAGS, -1, 0n);
+    if (mapFailed(ptr)) {
+      throw new ErrnoError("reserve address space for", errno(), `${length} bytes`);
+    }
+    this.#live++;
+    this.#made++;
+    return { ptr: ptr!, length, buffer: Deno.UnsafePointerView.getArrayBuffer(ptr!, length) };
+  }
+
+  /** @internal `slot` reserved again (PROT_NONE): free for the next mapping of its length */
+  give(slot: Slot): void {
+    if (this.#closed) {
+      this.drop(slot);
+      return;
+    }
+    let free = this.#free.get(slot.length);
+    if (free === undefined) this.#free.set(slot.length, free = []);
+    free.push(slot);
+  }
+
+  /** @internal gives `slot`'s range back to the OS and detaches its views */
+  drop(slot: Slot): void {
+    libc().munmap(slot.ptr, BigInt(slot.length));
+    slot.buffer.transfer(0);
+    this.#live--;
+  }
+
+  /**
+   * Gives every free range back to the OS (their views detach); a range still holding a mapping
+   * goes when that is unmapped. Safe to call twice.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const free of this.#free.values()) for (const s of free) this.drop(s);
+    this.#free.clear();
+  }
+}
+
 /** How to open a MappedFile. */
 export interface MappedFileOptions {
   /** Create the file when missing. @default false */
@@ -269,14 +356,19 @@ export class MappedFile {
   /**
    * Maps `[offset, offset+length)` MAP_SHARED. `offset` must be a multiple of the page size.
    * Map only what was allocated: touching an unallocated page of a full disk raises SIGBUS.
+   * With `slots`, the mapping goes over a range kept from an earlier one (see `MappingSlots`).
    */
-  map(offset: number, length: number): MappedRegion {
+  map(offset: number, length: number, slots?: MappingSlots): MappedRegion {
     const { fd, prot } = this.#mapArgs(offset, length);
-    const ptr = libc().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset));
-    if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
-      throw new ErrnoError("mmap", errno(), `${this.#path} @${offset}+${length}`);
+    const slot = slots?.take(length);
+    const flags = slot === undefined ? C.MAP_SHARED : C.MAP_SHARED | C.MAP_FIXED;
+    const ptr = libc().mmap(slot?.ptr ?? null, BigInt(length), prot, flags, fd, BigInt(offset));
+    if (mapFailed(ptr)) {
+      const e = new ErrnoError("mmap", errno(), `${this.#path} @${offset}+${length}`);
+      if (slot !== undefined) slots!.drop(slot); // a failed MAP_FIXED may have unmapped the range
+      throw e;
     }
-    return this.#adopt(ptr, offset, length);
+    return this.#adopt(ptr!, offset, length, slots, slot);
   }
 
   /** Checks `map()`'s arguments; the descriptor and protection to map with. */
@@ -288,13 +380,20 @@ export class MappedFile {
   }
 
   /** Wraps a fresh mapping in a region this file keeps track of. */
-  #adopt(ptr: Deno.PointerObject, offset: number, length: number): MappedRegion {
+  #adopt(
+    ptr: Deno.PointerObject,
+    offset: number,
+    length: number,
+    slots?: MappingSlots,
+    slot?: Slot,
+  ): MappedRegion {
     const region = new MappedRegion(
       ptr,
       offset,
       length,
       this.#path,
       () => this.#regions.delete(region),
+      slots !== undefined && slot !== undefined ? { slots, slot } : null,
     );
     this.#regions.add(region);
     return region;
@@ -304,20 +403,29 @@ export class MappedFile {
    * `map()` on a pool thread, then `madvise(advice)` there too when given (advisory: its failure
    * is ignored). mmap, munmap and madvise flags changes take the process's mmap lock for writing:
    * on a relay thread they would wait for every call holding it (a MADV_POPULATE_WRITE of
-   * another region on a low-priority pool thread) and stall the relay. Fails as ENOMEM.
+   * another region on a low-priority pool thread) and stall the relay. Fails as ENOMEM. With
+   * `slots`, as in `map()`.
    * @throws RangeError for an unaligned offset or a non-positive length; ErrnoError EBADF after close
    */
-  mapAsync(offset: number, length: number, advice?: number): Promise<MappedRegion> {
+  mapAsync(
+    offset: number,
+    length: number,
+    advice?: number,
+    slots?: MappingSlots,
+  ): Promise<MappedRegion> {
     const { fd, prot } = this.#mapArgs(offset, length);
     const what = `${this.#path} @${offset}+${length}`;
+    const slot = slots?.take(length);
+    const flags = slot === undefined ? C.MAP_SHARED : C.MAP_SHARED | C.MAP_FIXED;
     // the region is registered before the call stops counting, so closeAsync() unmaps it
     const call = mmapWriters.track(
-      libcAsync().mmap(null, BigInt(length), prot, C.MAP_SHARED, fd, BigInt(offset)),
+      libcAsync().mmap(slot?.ptr ?? null, BigInt(length), prot, flags, fd, BigInt(offset)),
     ).then((ptr) => {
-      if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
+      if (mapFailed(ptr)) {
+        if (slot !== undefined) slots!.drop(slot); // a failed MAP_FIXED may have unmapped the range
         throw new ErrnoError("mmap", errnoNumber("ENOMEM"), what);
       }
-      return this.#adopt(ptr, offset, length);
+      return this.#adopt(ptr!, offset, length, slots, slot);
     });
     return this.#calls.track(call).then(async (region) => {
       if (advice !== undefined && !region.unmapped) {
@@ -362,6 +470,7 @@ export class MappedRegion {
   readonly #path: string;
   readonly #onUnmap: () => void;
   readonly #calls = new InFlight();
+  readonly #slot: { slots: MappingSlots; slot: Slot } | null;
 
   /** @internal use MappedFile.map */
   constructor(
@@ -370,14 +479,16 @@ export class MappedRegion {
     length: number,
     path: string,
     onUnmap: () => void,
+    slot: { slots: MappingSlots; slot: Slot } | null = null,
   ) {
     this.#ptr = ptr;
     this.#offset = offset;
     this.#length = length;
     this.#path = path;
     this.#onUnmap = onUnmap;
-    this.#buffer = Deno.UnsafePointerView.getArrayBuffer(ptr, length);
-    this.#bytes = new Uint8Array(this.#buffer);
+    this.#slot = slot;
+    this.#buffer = slot?.slot.buffer ?? Deno.UnsafePointerView.getArrayBuffer(ptr, length);
+    this.#bytes = new Uint8Array(this.#buffer, 0, length);
   }
 
   /** File offset of the region's first byte. */
@@ -397,7 +508,8 @@ export class MappedRegion {
 
   /**
    * The zero-copy view: writes land in the file. Throws after unmap; a view taken before unmap
-   * is detached by it (length 0), so it can never touch unmapped memory.
+   * is detached by it (length 0), so it can never touch unmapped memory (except for a region of
+   * `MappingSlots`: see there).
    */
   get bytes(): Uint8Array {
     if (this.#bytes === null) throw new ErrnoError("use unmapped region of", C.EBADF, this.#path);
@@ -557,12 +669,31 @@ export class MappedRegion {
 
   /**
    * Waits for the async calls on this region, detaches its views, then munmaps on a pool thread
-   * (see `MappedFile.mapAsync` for why). The region counts as unmapped from the start.
+   * (see `MappedFile.mapAsync` for why). The region counts as unmapped from the start. A region
+   * of `MappingSlots` instead gives its range back to them, reserved, and its views stay attached.
    */
   async unmapAsync(): Promise<void> {
     while (this.#calls.count > 0) await this.#calls.idle();
     const ptr = this.#detach();
     if (ptr === null) return;
+    const s = this.#slot;
+    if (s !== null) {
+      // the range goes back to its slot, reserved again (PROT_NONE) by a mapping over it
+      const again = await this.#calls.track(mmapWriters.track(
+        libcAsync().mmap(
+          ptr,
+          BigInt(this.#length),
+          C.PROT_NONE,
+          RESERVE_FLAGS | C.MAP_FIXED,
+          -1,
+          0n,
+        ),
+      ));
+      if (mapFailed(again)) s.slots.drop(s.slot);
+      else s.slots.give(s.slot);
+      this.#onUnmap();
+      return;
+    }
     // counted in flight, so the file's closeAsync() waits for it
     const rc = await this.#calls.track(
       mmapWriters.track(libcAsync().munmap(ptr, BigInt(this.#length))),
@@ -578,19 +709,27 @@ export class MappedRegion {
     this.#ptr = null;
     this.#bytes = null;
     this.#buffer = null;
-    buf.transfer(0);
+    if (this.#slot === null) buf.transfer(0); // a slot's view lives on (see MappingSlots)
     return ptr;
   }
 
   /**
-   * Detaches every view, then munmaps. Safe to call twice.
+   * Detaches every view, then munmaps (a region of `MappingSlots`: see `unmapAsync`). Safe to
+   * call twice.
    * @throws ErrnoError EBUSY while an async call is in flight on the region (it stays mapped)
    */
   unmap(): void {
     if (this.#ptr === null) return;
     if (this.#calls.count > 0) throw busy("unmap", this.#path);
     const ptr = this.#detach()!;
-    libc().munmap(ptr, BigInt(this.#length));
+    const s = this.#slot;
+    if (s === null) libc().munmap(ptr, BigInt(this.#length));
+    else {
+      const flags = RESERVE_FLAGS | C.MAP_FIXED;
+      const again = libc().mmap(ptr, BigInt(this.#length), C.PROT_NONE, flags, -1, 0n);
+      if (mapFailed(again)) s.slots.drop(s.slot);
+      else s.slots.give(s.slot);
+    }
     this.#onUnmap();
   }
 }

@@ -69,7 +69,13 @@
  */
 import { C } from "../../ffi/constants.ts";
 import { ErrnoError } from "../../ffi/errno.ts";
-import { MappedFile, type MappedRegion, mmapLockBusy, pageSize } from "../../ffi/mapped_file.ts";
+import {
+  MappedFile,
+  type MappedRegion,
+  MappingSlots,
+  mmapLockBusy,
+  pageSize,
+} from "../../ffi/mapped_file.ts";
 import type { DatagramBatch } from "../../ffi/udp_socket.ts";
 import { log } from "../log.ts";
 import { VERSION } from "../version.ts";
@@ -248,6 +254,11 @@ export class ChannelRecorder {
   readonly #zeros = new Uint8Array(RESERVED_HEADER);
   #scratch = new Uint8Array(0);
   readonly #finished: FinishedFile[] = [];
+  /**
+   * Address ranges the chunks are mapped over, reused from chunk to chunk and file to file: a
+   * new ArrayBuffer per chunk made V8 run a full GC every few chunks (see `MappingSlots`).
+   */
+  readonly #slots = new MappingSlots();
 
   // writer state (hot)
   #file: RecFile | null = null;
@@ -810,7 +821,7 @@ export class ChannelRecorder {
   }
 
   #mapChunk(f: RecFile, c: Chunk): MappedRegion {
-    const region = f.mf.map(c.start, c.length);
+    const region = f.mf.map(c.start, c.length, this.#slots);
     try {
       region.madvise(C.MADV_RANDOM);
     } catch {
@@ -860,7 +871,7 @@ export class ChannelRecorder {
       await f.mf.allocateAsync(c.start, c.length);
       if (c.claimed || f.closed) return;
       // mapped on a pool thread: mmap on this thread could wait for the mmap lock (see mapAsync)
-      const region = await f.mf.mapAsync(c.start, c.length, C.MADV_RANDOM);
+      const region = await f.mf.mapAsync(c.start, c.length, C.MADV_RANDOM, this.#slots);
       if (c.claimed || f.closed || c.region !== null) {
         // the writer took the chunk (and mapped it itself) meanwhile, or the file was closed
         await region.unmapAsync();
@@ -1300,6 +1311,12 @@ export class ChannelRecorder {
       await spare.mf.closeAsync();
       await Deno.remove(spare.path).catch(() => {});
     }
+    this.#slots.close();
+  }
+
+  /** Address ranges kept for chunk mappings (see `MappingSlots`): alive, and ever made. */
+  get mappingSlots(): { size: number; made: number } {
+    return { size: this.#slots.size, made: this.#slots.made };
   }
 
   /** `await using` support. */

@@ -592,3 +592,22 @@ Deno.test("seq resumes after the last record even when files without records sha
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("recorder maps its chunks over a few address ranges, reused from chunk to chunk and file to file", async () => {
+  const dir = tempDir();
+  const chunk = 256 << 10;
+  const rec = await ChannelRecorder.open({
+    ...base(dir),
+    preallocChunk: chunk,
+    rotateSize: 2_000_000,
+  });
+  await feed(rec, 24_000);
+  const mapped = Math.floor(rec.stats.bytes / chunk); // chunk mappings at the least
+  const { made } = rec.mappingSlots;
+  await rec.close();
+  assert.ok(rec.stats.files >= 4, `files: ${rec.stats.files}`);
+  assert.ok(made >= 1 && made * 3 <= mapped, `${made} ranges made for ${mapped}+ chunk mappings`);
+  assert.equal(rec.mappingSlots.size, 0, "every range given back at close");
+  assert.equal(await assertContiguous(dir, 0, 24_000), rec.stats.files);
+  Deno.removeSync(dir, { recursive: true });
+});
