@@ -91,18 +91,37 @@ function checkRange(offset: number, length: number, size: number): void {
   }
 }
 
-/** An address range kept for mappings of one length, with the view over it made once. */
+/** Address space reserved in one piece, with one ArrayBuffer over all of it. */
+interface Arena {
+  readonly ptr: Deno.PointerObject;
+  readonly size: number;
+  readonly buffer: ArrayBuffer;
+  /** Bytes handed out as slots, from the start. */
+  used: number;
+  /** Slots of it not given back to the OS. */
+  live: number;
+}
+
+/** An address range kept for mappings of one length, inside an arena. */
 interface Slot {
   readonly ptr: Deno.PointerObject;
   readonly length: number;
-  readonly buffer: ArrayBuffer;
+  readonly arena: Arena;
+  /** Offset in the arena (and its buffer). */
+  readonly offset: number;
 }
 
 /** Flags of an address range kept reserved: no access, no memory committed. */
 const RESERVE_FLAGS = C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_NORESERVE;
+const FIRST_ARENA = 64 << 20;
+const MAX_ARENA = 1 << 30;
 
 function mapFailed(ptr: Deno.PointerObject | null): boolean {
   return ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED;
+}
+
+function release(ptr: Deno.PointerObject, offset: number, length: number): void {
+  if (length > 0) libc().munmap(Deno.UnsafePointer.offset(ptr, offset), BigInt(length));
 }
 
 /**
@@ -111,9 +130,11 @@ function mapFailed(ptr: Deno.PointerObject | null): boolean {
  * a garbage collection has seen it die, and schedules full collections by it: a recorder that
  * mapped an 8 MiB chunk ten times a second started a full GC (1 to 3 ms on its thread) every 0.2 to
  * 0.3 s. With slots, a mapping goes over a range kept from an earlier one (`MAP_FIXED`), through
- * the view made for that range; an unmapped range is kept reserved (PROT_NONE), not given back.
+ * a view of an ArrayBuffer made once; an unmapped range is kept reserved (PROT_NONE), not given
+ * back. New ranges are cut from arenas of reserved address space (64 MiB, then each twice the
+ * last, up to 1 GiB), one ArrayBuffer each, so even a growing set of ranges makes few of them.
  *
- * The cost: unmapping a region of a slot cannot detach the views taken from it (the range's one
+ * The cost: unmapping a region of a slot cannot detach the views taken from it (the arena's
  * ArrayBuffer lives on). `region.bytes` still throws once it is unmapped, but a view kept from
  * before then reaches a PROT_NONE range (a crash, SIGSEGV) or, once the range is reused, another
  * mapping. Only code that drops its views before unmapping (the recorder, by its invariants)
@@ -121,8 +142,10 @@ function mapFailed(ptr: Deno.PointerObject | null): boolean {
  */
 export class MappingSlots {
   readonly #free = new Map<number, Slot[]>();
+  readonly #arenas: Arena[] = [];
+  #nextArena = FIRST_ARENA;
   #live = 0;
-  #made = 0;
+  #reserved = 0;
   #closed = false;
 
   /** Ranges alive: free or holding a mapping. */
@@ -130,23 +153,50 @@ export class MappingSlots {
     return this.#live;
   }
 
-  /** Ranges ever reserved (each made one ArrayBuffer). */
-  get made(): number {
-    return this.#made;
+  /** Ranges ever cut out for a mapping (each later reused by mappings of its length). */
+  get reserved(): number {
+    return this.#reserved;
   }
 
-  /** @internal a free range of `length` bytes, or a new one reserved */
+  /** ArrayBuffers made: one per arena. */
+  get buffers(): number {
+    return this.#arenas.length;
+  }
+
+  /** @internal a free range of `length` bytes, or a new one */
   take(length: number): Slot {
     if (this.#closed) throw new Error("MappingSlots used after close()");
     const s = this.#free.get(length)?.shift();
     if (s !== undefined) return s;
-    const ptr = libc().mmap(null, BigInt(length), C.PROT_NONE, RESERVE_FLAGS, -1, 0n);
-    if (mapFailed(ptr)) {
-      throw new ErrnoError("reserve address space for", errno(), `${length} bytes`);
-    }
+    // a page left reserved after each range: neighbouring mappings of one file never merge into
+    // one (each stays its own entry in /proc/self/maps), and a write past the end faults
+    const page = pageSize();
+    const span = Math.ceil(length / page) * page + page;
+    let arena = this.#arenas.at(-1);
+    if (arena === undefined || arena.size - arena.used < span) arena = this.#newArena(span);
+    const slot = {
+      ptr: Deno.UnsafePointer.offset(arena.ptr, arena.used)!,
+      length,
+      arena,
+      offset: arena.used,
+    };
+    arena.used += span;
+    arena.live++;
     this.#live++;
-    this.#made++;
-    return { ptr: ptr!, length, buffer: Deno.UnsafePointerView.getArrayBuffer(ptr!, length) };
+    this.#reserved++;
+    return slot;
+  }
+
+  #newArena(span: number): Arena {
+    const page = pageSize();
+    const size = Math.max(this.#nextArena, Math.ceil(span / page) * page);
+    this.#nextArena = Math.min(this.#nextArena * 2, MAX_ARENA);
+    const ptr = libc().mmap(null, BigInt(size), C.PROT_NONE, RESERVE_FLAGS, -1, 0n);
+    if (mapFailed(ptr)) throw new ErrnoError("reserve address space for", errno(), `${size} bytes`);
+    const buffer = Deno.UnsafePointerView.getArrayBuffer(ptr!, size);
+    const arena = { ptr: ptr!, size, buffer, used: 0, live: 0 };
+    this.#arenas.push(arena);
+    return arena;
   }
 
   /** @internal `slot` reserved again (PROT_NONE): free for the next mapping of its length */
@@ -160,19 +210,25 @@ export class MappingSlots {
     free.push(slot);
   }
 
-  /** @internal gives `slot`'s range back to the OS and detaches its views */
+  /** @internal gives `slot`'s range back to the OS (and its arena, once the last is gone) */
   drop(slot: Slot): void {
-    libc().munmap(slot.ptr, BigInt(slot.length));
-    slot.buffer.transfer(0);
+    release(slot.arena.ptr, slot.offset, slot.length);
     this.#live--;
+    if (--slot.arena.live === 0 && this.#closed) slot.arena.buffer.transfer(0);
   }
 
   /**
-   * Gives every free range back to the OS (their views detach); a range still holding a mapping
-   * goes when that is unmapped. Safe to call twice.
+   * Gives every free range back to the OS; a range still holding a mapping goes when that is
+   * unmapped. An arena's views detach once all of it is gone. Safe to call twice.
    */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
+    for (const a of this.#arenas) {
+      release(a.ptr, a.used, a.size - a.used); // never handed out
+      a.used = a.size;
+      if (a.live === 0) a.buffer.transfer(0);
+    }
     for (const free of this.#free.values()) for (const s of free) this.drop(s);
     this.#free.clear();
   }
@@ -487,8 +543,8 @@ export class MappedRegion {
     this.#path = path;
     this.#onUnmap = onUnmap;
     this.#slot = slot;
-    this.#buffer = slot?.slot.buffer ?? Deno.UnsafePointerView.getArrayBuffer(ptr, length);
-    this.#bytes = new Uint8Array(this.#buffer, 0, length);
+    this.#buffer = slot?.slot.arena.buffer ?? Deno.UnsafePointerView.getArrayBuffer(ptr, length);
+    this.#bytes = new Uint8Array(this.#buffer, slot?.slot.offset ?? 0, length);
   }
 
   /** File offset of the region's first byte. */

@@ -1314,9 +1314,9 @@ export class ChannelRecorder {
     this.#slots.close();
   }
 
-  /** Address ranges kept for chunk mappings (see `MappingSlots`): alive, and ever made. */
-  get mappingSlots(): { size: number; made: number } {
-    return { size: this.#slots.size, made: this.#slots.made };
+  /** Address ranges kept for chunk mappings (see `MappingSlots`): alive, ever reserved, buffers. */
+  get mappingSlots(): { size: number; reserved: number; buffers: number } {
+    return { size: this.#slots.size, reserved: this.#slots.reserved, buffers: this.#slots.buffers };
   }
 
   /** `await using` support. */

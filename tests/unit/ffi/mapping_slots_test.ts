@@ -54,7 +54,11 @@ slotsTest(
       assert.equal(r2.bytes.buffer, view1.buffer, "through the same ArrayBuffer");
       r2.bytes.fill(0x22);
       r2.unmap();
-      assert.deepEqual({ size: slots.size, made: slots.made }, { size: 1, made: 1 });
+      assert.deepEqual({ size: slots.size, reserved: slots.reserved, buffers: slots.buffers }, {
+        size: 1,
+        reserved: 1,
+        buffers: 1,
+      });
     } finally {
       mf.close();
       slots.close();
@@ -76,6 +80,7 @@ slotsTest(
       const address = r.address;
       const view = r.bytes;
       assert.equal(permsAt(address), "rw-s", "a shared, writable file mapping");
+      assert.equal(view.byteLength, 2 * PAGE);
       r.unmap();
       assert.equal(permsAt(address), "---p", "reserved: private, no access");
       slots.close();
@@ -104,7 +109,11 @@ slotsTest("mapAsync and unmapAsync use slots too, one set of ranges per length",
     assert.notEqual(c.address, address, "another length: a range of its own");
     const d = await mf.mapAsync(6 * PAGE, 2 * PAGE, undefined, slots);
     assert.notEqual(d.address, b.address, "no free range of that length: a new one");
-    assert.deepEqual({ size: slots.size, made: slots.made }, { size: 3, made: 3 });
+    assert.deepEqual({ size: slots.size, reserved: slots.reserved, buffers: slots.buffers }, {
+      size: 3,
+      reserved: 3,
+      buffers: 1,
+    }, "three ranges cut from one arena");
     await b.unmapAsync(); // one after the other: the free list's order is the unmap order
     await d.unmapAsync();
     await c.unmapAsync();
@@ -137,4 +146,25 @@ slotsTest("a region unmapped after its slots closed gives its range back to the 
   } finally {
     mf.close();
   }
+});
+
+slotsTest("slots of lengths that are not whole pages stay page-aligned and apart", (dir) => {
+  const slots = new MappingSlots();
+  const mf = fileOf(dir, "e.bin", 3);
+  try {
+    const a = mf.map(0, PAGE + 100, slots);
+    const b = mf.map(2 * PAGE, 100, slots);
+    assert.equal(Number(a.address % BigInt(PAGE)), 0);
+    assert.equal(Number(b.address % BigInt(PAGE)), 0);
+    assert.ok(b.address >= a.address + BigInt(3 * PAGE), "a reserved page between them");
+    a.bytes[PAGE + 99] = 1;
+    b.bytes[99] = 2;
+    a.unmap();
+    b.unmap();
+  } finally {
+    mf.close();
+    slots.close();
+  }
+  const bytes = Deno.readFileSync(`${dir}/e.bin`);
+  assert.deepEqual([bytes[PAGE + 99], bytes[2 * PAGE + 99]], [1, 2]);
 });
