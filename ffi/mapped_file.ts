@@ -104,6 +104,7 @@ interface Arena {
 
 /** An address range kept for mappings of one length, inside an arena. */
 interface Slot {
+  readonly owner: MappingSlots;
   readonly ptr: Deno.PointerObject;
   readonly length: number;
   readonly arena: Arena;
@@ -113,6 +114,8 @@ interface Slot {
 
 /** Flags of an address range kept reserved: no access, no memory committed. */
 const RESERVE_FLAGS = C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_NORESERVE;
+/** The same, over a mapping it replaces (a slot's range after unmap). */
+const RESERVE_AGAIN_FLAGS = RESERVE_FLAGS | C.MAP_FIXED;
 const FIRST_ARENA = 64 << 20;
 const MAX_ARENA = 1 << 30;
 
@@ -144,13 +147,12 @@ export class MappingSlots {
   readonly #free = new Map<number, Slot[]>();
   readonly #arenas: Arena[] = [];
   #nextArena = FIRST_ARENA;
-  #live = 0;
   #reserved = 0;
   #closed = false;
 
   /** Ranges alive: free or holding a mapping. */
   get size(): number {
-    return this.#live;
+    return this.#arenas.reduce((n, a) => n + a.live, 0);
   }
 
   /** Ranges ever cut out for a mapping (each later reused by mappings of its length). */
@@ -175,6 +177,7 @@ export class MappingSlots {
     let arena = this.#arenas.at(-1);
     if (arena === undefined || arena.size - arena.used < span) arena = this.#newArena(span);
     const slot = {
+      owner: this,
       ptr: Deno.UnsafePointer.offset(arena.ptr, arena.used)!,
       length,
       arena,
@@ -182,7 +185,6 @@ export class MappingSlots {
     };
     arena.used += span;
     arena.live++;
-    this.#live++;
     this.#reserved++;
     return slot;
   }
@@ -199,9 +201,13 @@ export class MappingSlots {
     return arena;
   }
 
-  /** @internal `slot` reserved again (PROT_NONE): free for the next mapping of its length */
-  give(slot: Slot): void {
-    if (this.#closed) {
+  /**
+   * @internal `slot` after its mapping was replaced by a reservation (PROT_NONE; `again` is what
+   * that mmap returned): free for the next mapping of its length, or, if that failed or the slots
+   * are closed, given back to the OS
+   */
+  give(slot: Slot, again: Deno.PointerObject | null): void {
+    if (this.#closed || mapFailed(again)) {
       this.drop(slot);
       return;
     }
@@ -213,7 +219,6 @@ export class MappingSlots {
   /** @internal gives `slot`'s range back to the OS (and its arena, once the last is gone) */
   drop(slot: Slot): void {
     release(slot.arena.ptr, slot.offset, slot.length);
-    this.#live--;
     if (--slot.arena.live === 0 && this.#closed) slot.arena.buffer.transfer(0);
   }
 
@@ -226,7 +231,6 @@ export class MappingSlots {
     this.#closed = true;
     for (const a of this.#arenas) {
       release(a.ptr, a.used, a.size - a.used); // never handed out
-      a.used = a.size;
       if (a.live === 0) a.buffer.transfer(0);
     }
     for (const free of this.#free.values()) for (const s of free) this.drop(s);
@@ -421,10 +425,10 @@ export class MappedFile {
     const ptr = libc().mmap(slot?.ptr ?? null, BigInt(length), prot, flags, fd, BigInt(offset));
     if (mapFailed(ptr)) {
       const e = new ErrnoError("mmap", errno(), `${this.#path} @${offset}+${length}`);
-      if (slot !== undefined) slots!.drop(slot); // a failed MAP_FIXED may have unmapped the range
+      slot?.owner.drop(slot); // a failed MAP_FIXED may have unmapped the range
       throw e;
     }
-    return this.#adopt(ptr!, offset, length, slots, slot);
+    return this.#adopt(ptr!, offset, length, slot);
   }
 
   /** Checks `map()`'s arguments; the descriptor and protection to map with. */
@@ -436,20 +440,14 @@ export class MappedFile {
   }
 
   /** Wraps a fresh mapping in a region this file keeps track of. */
-  #adopt(
-    ptr: Deno.PointerObject,
-    offset: number,
-    length: number,
-    slots?: MappingSlots,
-    slot?: Slot,
-  ): MappedRegion {
+  #adopt(ptr: Deno.PointerObject, offset: number, length: number, slot?: Slot): MappedRegion {
     const region = new MappedRegion(
       ptr,
       offset,
       length,
       this.#path,
       () => this.#regions.delete(region),
-      slots !== undefined && slot !== undefined ? { slots, slot } : null,
+      slot ?? null,
     );
     this.#regions.add(region);
     return region;
@@ -478,10 +476,10 @@ export class MappedFile {
       libcAsync().mmap(slot?.ptr ?? null, BigInt(length), prot, flags, fd, BigInt(offset)),
     ).then((ptr) => {
       if (mapFailed(ptr)) {
-        if (slot !== undefined) slots!.drop(slot); // a failed MAP_FIXED may have unmapped the range
+        slot?.owner.drop(slot); // a failed MAP_FIXED may have unmapped the range
         throw new ErrnoError("mmap", errnoNumber("ENOMEM"), what);
       }
-      return this.#adopt(ptr!, offset, length, slots, slot);
+      return this.#adopt(ptr!, offset, length, slot);
     });
     return this.#calls.track(call).then(async (region) => {
       if (advice !== undefined && !region.unmapped) {
@@ -526,7 +524,7 @@ export class MappedRegion {
   readonly #path: string;
   readonly #onUnmap: () => void;
   readonly #calls = new InFlight();
-  readonly #slot: { slots: MappingSlots; slot: Slot } | null;
+  readonly #slot: Slot | null;
 
   /** @internal use MappedFile.map */
   constructor(
@@ -535,7 +533,7 @@ export class MappedRegion {
     length: number,
     path: string,
     onUnmap: () => void,
-    slot: { slots: MappingSlots; slot: Slot } | null = null,
+    slot: Slot | null = null,
   ) {
     this.#ptr = ptr;
     this.#offset = offset;
@@ -543,8 +541,8 @@ export class MappedRegion {
     this.#path = path;
     this.#onUnmap = onUnmap;
     this.#slot = slot;
-    this.#buffer = slot?.slot.arena.buffer ?? Deno.UnsafePointerView.getArrayBuffer(ptr, length);
-    this.#bytes = new Uint8Array(this.#buffer, slot?.slot.offset ?? 0, length);
+    this.#buffer = slot?.arena.buffer ?? Deno.UnsafePointerView.getArrayBuffer(ptr, length);
+    this.#bytes = new Uint8Array(this.#buffer, slot?.offset ?? 0, length);
   }
 
   /** File offset of the region's first byte. */
@@ -735,18 +733,11 @@ export class MappedRegion {
     const s = this.#slot;
     if (s !== null) {
       // the range goes back to its slot, reserved again (PROT_NONE) by a mapping over it
-      const again = await this.#calls.track(mmapWriters.track(
-        libcAsync().mmap(
-          ptr,
-          BigInt(this.#length),
-          C.PROT_NONE,
-          RESERVE_FLAGS | C.MAP_FIXED,
-          -1,
-          0n,
-        ),
-      ));
-      if (mapFailed(again)) s.slots.drop(s.slot);
-      else s.slots.give(s.slot);
+      const len = BigInt(this.#length);
+      const again = await this.#calls.track(
+        mmapWriters.track(libcAsync().mmap(ptr, len, C.PROT_NONE, RESERVE_AGAIN_FLAGS, -1, 0n)),
+      );
+      s.owner.give(s, again);
       this.#onUnmap();
       return;
     }
@@ -781,10 +772,8 @@ export class MappedRegion {
     const s = this.#slot;
     if (s === null) libc().munmap(ptr, BigInt(this.#length));
     else {
-      const flags = RESERVE_FLAGS | C.MAP_FIXED;
-      const again = libc().mmap(ptr, BigInt(this.#length), C.PROT_NONE, flags, -1, 0n);
-      if (mapFailed(again)) s.slots.drop(s.slot);
-      else s.slots.give(s.slot);
+      const len = BigInt(this.#length);
+      s.owner.give(s, libc().mmap(ptr, len, C.PROT_NONE, RESERVE_AGAIN_FLAGS, -1, 0n));
     }
     this.#onUnmap();
   }

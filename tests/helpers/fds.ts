@@ -46,3 +46,27 @@ export async function assertNoFdLeak(fn: () => void | Promise<void>): Promise<vo
   }
   assert.deepEqual(leaked, [], `File descriptors leaked: ${leaked.join(", ")}`);
 }
+
+/**
+ * Registers a test that runs `fn` with a fresh temp dir (named `prefix…`, removed afterwards),
+ * asserting that no descriptor leaks across it.
+ */
+export function dirTestWithoutFdLeak(
+  prefix: string,
+  name: string,
+  fn: (dir: string) => void | Promise<void>,
+  ignore = false,
+): void {
+  Deno.test({
+    name,
+    ignore,
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix });
+      try {
+        await assertNoFdLeak(() => fn(dir));
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}

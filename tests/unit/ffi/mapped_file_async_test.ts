@@ -2,25 +2,14 @@ import assert from "node:assert/strict";
 import { C } from "../../../ffi/constants.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { MappedFile, mmapLockBusy, pageSize } from "../../../ffi/mapped_file.ts";
-import { assertNoFdLeak } from "../../helpers/fds.ts";
+import { dirTestWithoutFdLeak } from "../../helpers/fds.ts";
 
 const PAGE = pageSize();
 const BIG = 64 << 20; // a memset of this takes tens of ms here: long enough to act during it
 
 /** Runs `fn` with a fresh temp dir, checking that no descriptor leaks across it. */
 function asyncTest(name: string, fn: (dir: string) => Promise<void>, ignore = false): void {
-  Deno.test({
-    name,
-    ignore,
-    async fn() {
-      const dir = await Deno.makeTempDir({ prefix: "chanrelay_mapped_async_" });
-      try {
-        await assertNoFdLeak(() => fn(dir));
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    },
-  });
+  dirTestWithoutFdLeak("chanrelay_mapped_async_", name, fn, ignore);
 }
 
 function isErrno(code: string, syscall?: string) {

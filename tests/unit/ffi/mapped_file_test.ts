@@ -2,25 +2,14 @@ import assert from "node:assert/strict";
 import { C } from "../../../ffi/constants.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { MappedFile, pageSize } from "../../../ffi/mapped_file.ts";
-import { assertNoFdLeak } from "../../helpers/fds.ts";
+import { dirTestWithoutFdLeak } from "../../helpers/fds.ts";
 import { canRunInNamespace, lastJsonLine, runUnshared, shellQuote } from "../../helpers/netns.ts";
 
 const PAGE = pageSize();
 
 /** Runs `fn` with a fresh temp dir, checking that no descriptor leaks across it. */
 function mappedTest(name: string, fn: (dir: string) => void, ignore = false): void {
-  Deno.test({
-    name,
-    ignore,
-    async fn() {
-      const dir = await Deno.makeTempDir({ prefix: "chanrelay_mapped_" });
-      try {
-        await assertNoFdLeak(() => fn(dir));
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    },
-  });
+  dirTestWithoutFdLeak("chanrelay_mapped_", name, fn, ignore);
 }
 
 function pattern(i: number): number {

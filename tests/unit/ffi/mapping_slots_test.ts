@@ -1,24 +1,13 @@
 import assert from "node:assert/strict";
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { MappedFile, MappingSlots, pageSize } from "../../../ffi/mapped_file.ts";
-import { assertNoFdLeak } from "../../helpers/fds.ts";
+import { dirTestWithoutFdLeak } from "../../helpers/fds.ts";
 
 const PAGE = pageSize();
 
 /** Runs `fn` with a fresh temp dir, checking that no descriptor leaks across it. */
 function slotsTest(name: string, fn: (dir: string) => void | Promise<void>, ignore = false): void {
-  Deno.test({
-    name,
-    ignore,
-    async fn() {
-      const dir = await Deno.makeTempDir({ prefix: "chanrelay_slots_" });
-      try {
-        await assertNoFdLeak(() => fn(dir));
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    },
-  });
+  dirTestWithoutFdLeak("chanrelay_slots_", name, fn, ignore);
 }
 
 /** A file of `pages` pages, allocated, opened for mapping. */
