@@ -2,7 +2,8 @@
 /**
  * A channel Worker: owns the channel's sockets and runs the blocking batch loop: receive a batch,
  * send it at once to every destination, then hand it on (recording, decimation). It yields to its
- * event loop every few milliseconds so timers and async work (the recorder's) can run.
+ * event loop every few milliseconds so timers and async work (the recorder's) can run, and when its
+ * socket is empty it lets the recorder prepare a piece of its next pages (`grantIdle`).
  * Stopping: the supervisor sets CTL.STOP; SO_RCVTIMEO (100 ms) bounds how long a receive blocks.
  */
 import { ErrnoError } from "../../ffi/errno.ts";
@@ -260,6 +261,7 @@ async function loop(
   let nextRecYield = plan.record !== null ? 0 : Infinity;
   let nextRetry = performance.now() + RETRY_CONNECT_MS;
   let nextRecorderRetry = performance.now() + RECORDER_RETRY_MS;
+  recorder?.useIdleTime();
   try {
     while (Atomics.load(ctl, CTL.STOP) === 0) {
       const n = rx.recvBatch(batch);
@@ -293,6 +295,11 @@ async function loop(
           error: new ErrnoError("receive on", -n, plan.listenText).message,
         });
       }
+      if (n >= 0 && n < batch.capacity && recorder !== null && recorder.wantsIdle) {
+        // the socket is empty: a piece of the recorder's chunk preparation runs now
+        recorder.grantIdle();
+        await yieldToEventLoop();
+      }
       const now = performance.now();
       if (now >= nextYield) {
         if (recorder !== null) {
@@ -309,6 +316,7 @@ async function loop(
             nextRecorderRetry = now + RECORDER_RETRY_MS;
             recorder = await openRecorder(plan, shared);
             if (recorder !== null) {
+              recorder.useIdleTime();
               base.unrecorded += unrecorded;
               unrecorded = 0;
               base.errors = ctr[CTR.REC_ERRORS]!;

@@ -7,7 +7,11 @@
  * runs as async calls of `MappedFile`/`MappedRegion` (pool threads) or async Deno calls; their
  * Promises settle (and the next step is scheduled) only when the caller's thread yields to its
  * event loop. The caller must therefore yield (e.g. `await` a resolved timer) at least every
- * ~10 ms while `busy` is true, and call `poll(Date.now())` every few ms.
+ * ~10 ms while `busy` is true, and call `poll(Date.now())` every few ms. A caller that calls
+ * `useIdleTime()` also offers its idle moments: whenever its socket is empty and `wantsIdle` is
+ * true it calls `grantIdle()` and yields, and the next piece of page preparation (page tables or
+ * zeros, 64 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece
+ * that gets no idle moment within `idleWaitMs` goes to the pool as before.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
  * mapping. Two chunks ahead of the writer (and the next file, a hidden spare, so rotation is a
@@ -212,6 +216,15 @@ export const RECORDER_TUNING = {
    * plus 7 µs for the first write after it, against 17 µs for a first write that faults.
    */
   warmPiece: 128 << 10,
+  /**
+   * A channel thread that offers its idle moments (`useIdleTime`) runs the pieces itself, this
+   * size each, whenever its socket is empty: ~40 µs of page tables or ~110 µs of zeros here, the
+   * most a datagram that arrives meanwhile waits. That spares a pool call per piece, whose
+   * hand-off to a pool thread on the same core cost the channel thread 50–200 µs at each
+   * event-loop turn. A piece that got no idle moment within `idleWaitMs` goes to the pool.
+   */
+  idlePiece: 64 << 10,
+  idleWaitMs: 50,
 };
 
 type Lane = "spare" | "unmap" | "io";
@@ -265,6 +278,11 @@ export class ChannelRecorder {
   #buf: Uint8Array = new Uint8Array(0);
   #base = 0;
   #limit = 0;
+  /** Whether the caller offers idle moments (`useIdleTime`). */
+  #idleDriven = false;
+  /** Preparation pieces waiting for an idle moment, oldest first. */
+  #idleWaiters: { resolve: (idle: boolean) => void; sinceMs: number }[] = [];
+  #idlePieces = 0;
   /** Where the writer next sets up page tables ahead of itself (see #warmUp). */
   #warm = 0;
   /** Whether MADV_POPULATE_WRITE works here (cleared at its first failure). */
@@ -706,6 +724,9 @@ export class ChannelRecorder {
    */
   poll(nowMs: number): void {
     this.#nowMs = nowMs;
+    if (this.#idleWaiters.length > 0) {
+      this.#releaseIdleWaiters(this.#closed ? Infinity : nowMs - RECORDER_TUNING.idleWaitMs);
+    }
     if (this.#closed) return;
     const dt = nowMs - this.#rateAtMs;
     if (dt >= 5) {
@@ -891,27 +912,50 @@ export class ChannelRecorder {
     // page tables first (cheaper than faults, and they spare the writer some fault cost on the
     // part handed over unzeroed), then zeros
     const populatePiece = Math.max(pageSize(), Math.min(t.populatePiece, piece));
-    for (let at = c.start; t.populatePiece > 0 && at < end; at += populatePiece) {
+    const idlePiece = Math.max(pageSize(), Math.min(t.idlePiece, piece));
+    // Each piece runs either here in an idle moment of the channel thread (synchronously, so no
+    // call is in flight and the writer cannot interleave) or on a pool thread. Every wait is
+    // followed by the checks again: the writer may have come near or claimed the chunk meanwhile.
+    let at = c.start;
+    while (t.populatePiece > 0 && at < end) {
       if (c.claimed || f.closed) return;
-      const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
-      if (this.#file === f && c.start - this.#pos < margin) break;
-      const n = Math.min(populatePiece, end - at);
-      if (at + n <= c.populated) continue; // the writer did it
-      // not `busy`: it changes no byte, so the writer may claim the chunk meanwhile
-      if (!await region.populateAsync(at - c.start, n)) break;
-      if (at <= c.populated) c.populated = Math.max(c.populated, at + n);
+      if (this.#writerNear(f, c.start)) break;
+      if (at >= c.populated) {
+        const idle = await this.#nextIdle();
+        if (c.claimed || f.closed) return;
+        if (this.#writerNear(f, c.start)) break;
+        if (idle && mmapLockBusy()) continue; // it would wait for the mmap lock: next moment
+        const n = Math.min(idle ? idlePiece : populatePiece, end - at);
+        if (at < c.populated) continue; // the writer did it meanwhile
+        if (idle) {
+          this.#idlePieces++;
+          if (!region.populate(at - c.start, n)) break;
+          // not `busy`: it changes no byte, so the writer may claim the chunk meanwhile
+        } else if (!await region.populateAsync(at - c.start, n)) break;
+        if (at <= c.populated) c.populated = Math.max(c.populated, at + n);
+        at += n;
+      } else {
+        at = c.populated; // the writer did it
+      }
     }
     while (t.zeroPiece > 0 && c.owned < end) {
       if (c.claimed || f.closed) return;
+      if (this.#writerNear(f, c.owned)) break; // hand the rest over as it is
+      const idle = await this.#nextIdle();
+      if (c.claimed || f.closed) return;
       const at = c.owned;
-      const margin = Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
-      if (this.#file === f && at - this.#pos < margin) break; // hand the rest over as it is
-      const n = Math.min(piece, end - at);
-      c.busy = true;
-      try {
-        await region.zeroAsync(at - c.start, n);
-      } finally {
-        c.busy = false;
+      if (this.#writerNear(f, at)) break;
+      const n = Math.min(idle ? idlePiece : piece, end - at);
+      if (idle) {
+        this.#idlePieces++;
+        region.bytes.fill(0, at - c.start, at - c.start + n);
+      } else {
+        c.busy = true;
+        try {
+          await region.zeroAsync(at - c.start, n);
+        } finally {
+          c.busy = false;
+        }
       }
       c.owned = at + n;
       if (at <= c.populated) c.populated = Math.max(c.populated, at + n);
@@ -919,6 +963,13 @@ export class ChannelRecorder {
     if (c.claimed || f.closed) return;
     c.owned = end;
     c.state = "ready";
+  }
+
+  /** Whether the writer of `f` is within the hand-over margin of `at` (see `RECORDER_TUNING`). */
+  #writerNear(f: RecFile, at: number): boolean {
+    const t = RECORDER_TUNING;
+    return this.#file === f &&
+      at - this.#pos < Math.max(t.minMargin, this.#rate * t.handoverWindowMs);
   }
 
   #prepareNextChunk(f: RecFile): void {
@@ -1261,6 +1312,42 @@ export class ChannelRecorder {
     return this.#inFlight > 0;
   }
 
+  /**
+   * The caller promises idle moments: whenever its socket is empty and `wantsIdle` is true, it
+   * calls `grantIdle()` and then yields to its event loop. Chunk preparation then runs in small
+   * pieces on the caller's thread instead of on pool threads (see `RECORDER_TUNING.idlePiece`).
+   */
+  useIdleTime(): void {
+    this.#idleDriven = true;
+  }
+
+  /** Whether a preparation piece waits for an idle moment (`grantIdle`). */
+  get wantsIdle(): boolean {
+    return this.#idleWaiters.length > 0;
+  }
+
+  /** The caller is idle: the oldest waiting piece runs at its next event-loop turn. */
+  grantIdle(): void {
+    this.#idleWaiters.shift()?.resolve(true);
+  }
+
+  /** Preparation pieces run on the caller's thread so far (`useIdleTime`). */
+  get idlePieces(): number {
+    return this.#idlePieces;
+  }
+
+  /** Resolves true in an idle moment, or false: then the piece goes to the pool. */
+  #nextIdle(): Promise<boolean> {
+    if (!this.#idleDriven || this.#closed) return Promise.resolve(false);
+    return new Promise((resolve) => this.#idleWaiters.push({ resolve, sinceMs: this.#nowMs }));
+  }
+
+  /** Sends the pieces waiting since `sinceMs` or earlier to the pool. */
+  #releaseIdleWaiters(sinceMs: number): void {
+    const w = this.#idleWaiters;
+    while (w.length > 0 && w[0]!.sinceMs <= sinceMs) w.shift()!.resolve(false);
+  }
+
   /** Background work still queued (for tests and shutdown). */
   async settle(): Promise<void> {
     const lanes = this.#lanes;
@@ -1293,6 +1380,7 @@ export class ChannelRecorder {
       return;
     }
     this.#closed = true; // before the commit: a file past rotateSize must not rotate now
+    this.#releaseIdleWaiters(Infinity);
     const f = this.#file;
     if (f !== null && opts.dropEmpty === true && f.records === 0 && this.#blockCount === 0) {
       this.#detach(f);

@@ -26,6 +26,7 @@ async function feed(
   n: number,
   nowMs: () => number = Date.now,
   maxLen = MAX_LEN,
+  idle = false,
 ): Promise<void> {
   const batch = makeBatch(32, Math.max(maxLen, 1));
   let done = 0;
@@ -34,6 +35,7 @@ async function feed(
     fillBatch(batch, rec.stats.nextSeq, k, maxLen);
     rec.append(batch, k, nowMs() * 1000);
     rec.poll(nowMs());
+    if (idle && rec.wantsIdle) rec.grantIdle(); // as the channel loop does when its socket is empty
     done += k;
     await new Promise((r) => setTimeout(r, 0)); // the worker loop yields like this
   }
@@ -613,5 +615,63 @@ Deno.test("recorder maps its chunks over a few address ranges, reused from chunk
   assert.equal(buffers, 1, "one ArrayBuffer for all of them");
   assert.equal(rec.mappingSlots.size, 0, "every range given back at close");
   assert.equal(await assertContiguous(dir, 0, 24_000), rec.stats.files);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+// chunks big enough to need several pieces, a writer that comes near them late
+const IDLE_TUNING = { minMargin: 64 << 10, handoverWindowMs: 1 };
+
+Deno.test("recorder prepares chunks in its caller's idle moments when offered them", async () => {
+  const dir = tempDir();
+  await withTuning({ ...IDLE_TUNING, idleWaitMs: 10_000 }, async () => {
+    const rec = await ChannelRecorder.open({
+      ...base(dir),
+      preallocChunk: 2 << 20,
+      rotateSize: 3_000_000,
+    });
+    rec.useIdleTime();
+    await feed(rec, 12_000, Date.now, MAX_LEN, true);
+    await rec.close();
+    assert.ok(rec.idlePieces >= 64, `pieces run in idle moments: ${rec.idlePieces}`);
+    assert.equal(rec.stats.stalls, 0, "every chunk was prepared before the writer came");
+    assert.equal(rec.stats.unrecorded, 0);
+    assert.equal(rec.stats.recordErrors, 0);
+    assert.ok(rec.stats.files >= 2, `files: ${rec.stats.files}`);
+    assert.equal(await assertContiguous(dir, 0, 12_000), rec.stats.files);
+  });
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("recorder sends pieces that get no idle moment to the pool, and closes with pieces waiting", async () => {
+  const dir = tempDir();
+  await withTuning({ ...IDLE_TUNING, idleWaitMs: 0 }, async () => {
+    const rec = await ChannelRecorder.open({
+      ...base(dir),
+      preallocChunk: 2 << 20,
+      rotateSize: 3_000_000,
+    });
+    rec.useIdleTime();
+    await feed(rec, 12_000); // polls, never grants an idle moment
+    assert.equal(rec.idlePieces, 0);
+    assert.equal(
+      rec.stats.stalls,
+      0,
+      "every chunk was prepared (on the pool) before the writer came",
+    );
+    assert.equal(rec.stats.unrecorded, 0);
+    // a piece waits for an idle moment right now: close() must not wait for one
+    const batch = makeBatch(32, MAX_LEN);
+    for (let i = 0; i < 2_000 && !rec.wantsIdle; i++) {
+      fillBatch(batch, rec.stats.nextSeq, 32, MAX_LEN);
+      rec.append(batch, 32, Date.now() * 1000);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    assert.ok(rec.wantsIdle, "a piece waits for an idle moment");
+    const closed = rec.close().then(() => "closed");
+    const timeout = new Promise((r) => setTimeout(() => r("timeout"), 5_000));
+    assert.equal(await Promise.race([closed, timeout]), "closed");
+    assert.equal(rec.wantsIdle, false);
+    assert.equal(await assertContiguous(dir, 0, rec.stats.nextSeq), rec.stats.files);
+  });
   Deno.removeSync(dir, { recursive: true });
 });
