@@ -296,9 +296,10 @@ async function loop(
         });
       }
       if (n >= 0 && n < batch.capacity && recorder !== null && recorder.wantsIdle) {
-        // the socket is empty: a piece of the recorder's chunk preparation runs now
+        // the socket is empty: a piece of the recorder's chunk preparation runs now, as a
+        // microtask (no event-loop turn: cheaper, and it allocates less)
         recorder.grantIdle();
-        await yieldToEventLoop();
+        await undefined;
       }
       const now = performance.now();
       if (now >= nextYield) {
