@@ -9,9 +9,10 @@
  * event loop. The caller must therefore yield (e.g. `await` a resolved timer) at least every
  * ~10 ms while `busy` is true, and call `poll(Date.now())` every few ms. A caller that calls
  * `useIdleTime()` also offers its idle moments: whenever its socket is empty and `wantsIdle` is
- * true it calls `grantIdle()` and yields, and the next piece of page preparation (page tables or
- * zeros, 64 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece
- * that gets no idle moment within `idleWaitMs` goes to the pool as before.
+ * true it calls `grantIdle()` and awaits (a resolved value is enough: the piece runs as a
+ * microtask), and the next piece of page preparation (page tables or zeros, 64 KiB) runs on its
+ * thread right then, synchronously, instead of as a pool call; a piece that gets no idle moment
+ * within `idleWaitMs` goes to the pool as before.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
  * mapping. Two chunks ahead of the writer (and the next file, a hidden spare, so rotation is a
@@ -1314,8 +1315,9 @@ export class ChannelRecorder {
 
   /**
    * The caller promises idle moments: whenever its socket is empty and `wantsIdle` is true, it
-   * calls `grantIdle()` and then yields to its event loop. Chunk preparation then runs in small
-   * pieces on the caller's thread instead of on pool threads (see `RECORDER_TUNING.idlePiece`).
+   * calls `grantIdle()` and then awaits anything (the piece runs as a microtask before the caller
+   * resumes). Chunk preparation then runs in small pieces on the caller's thread instead of on
+   * pool threads (see `RECORDER_TUNING.idlePiece`).
    */
   useIdleTime(): void {
     this.#idleDriven = true;
@@ -1326,7 +1328,7 @@ export class ChannelRecorder {
     return this.#idleWaiters.length > 0;
   }
 
-  /** The caller is idle: the oldest waiting piece runs at its next event-loop turn. */
+  /** The caller is idle: the oldest waiting piece runs at the caller's next `await`. */
   grantIdle(): void {
     this.#idleWaiters.shift()?.resolve(true);
   }
