@@ -921,23 +921,23 @@ export class ChannelRecorder {
     while (t.populatePiece > 0 && at < end) {
       if (c.claimed || f.closed) return;
       if (this.#writerNear(f, c.start)) break;
-      if (at >= c.populated) {
-        const idle = await this.#nextIdle();
-        if (c.claimed || f.closed) return;
-        if (this.#writerNear(f, c.start)) break;
-        if (idle && mmapLockBusy()) continue; // it would wait for the mmap lock: next moment
-        const n = Math.min(idle ? idlePiece : populatePiece, end - at);
-        if (at < c.populated) continue; // the writer did it meanwhile
-        if (idle) {
-          this.#idlePieces++;
-          if (!region.populate(at - c.start, n)) break;
-          // not `busy`: it changes no byte, so the writer may claim the chunk meanwhile
-        } else if (!await region.populateAsync(at - c.start, n)) break;
-        if (at <= c.populated) c.populated = Math.max(c.populated, at + n);
-        at += n;
-      } else {
+      if (at < c.populated) {
         at = c.populated; // the writer did it
+        continue;
       }
+      const idle = await this.#nextIdle();
+      if (c.claimed || f.closed) return;
+      if (this.#writerNear(f, c.start)) break;
+      if (idle && mmapLockBusy()) continue; // it would wait for the mmap lock: next moment
+      if (at < c.populated) continue; // the writer did it meanwhile
+      const n = Math.min(idle ? idlePiece : populatePiece, end - at);
+      if (idle) {
+        this.#idlePieces++;
+        if (!region.populate(at - c.start, n)) break;
+        // not `busy`: it changes no byte, so the writer may claim the chunk meanwhile
+      } else if (!await region.populateAsync(at - c.start, n)) break;
+      if (at <= c.populated) c.populated = Math.max(c.populated, at + n);
+      at += n;
     }
     while (t.zeroPiece > 0 && c.owned < end) {
       if (c.claimed || f.closed) return;

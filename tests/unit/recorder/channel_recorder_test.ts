@@ -621,15 +621,21 @@ Deno.test("recorder maps its chunks over a few address ranges, reused from chunk
 // chunks big enough to need several pieces, a writer that comes near them late
 const IDLE_TUNING = { minMargin: 64 << 10, handoverWindowMs: 1 };
 
+/** A recorder with 2 MiB chunks whose caller offers idle moments (`useIdleTime`). */
+async function openIdleRecorder(dir: string): Promise<ChannelRecorder> {
+  const rec = await ChannelRecorder.open({
+    ...base(dir),
+    preallocChunk: 2 << 20,
+    rotateSize: 3_000_000,
+  });
+  rec.useIdleTime();
+  return rec;
+}
+
 Deno.test("recorder prepares chunks in its caller's idle moments when offered them", async () => {
   const dir = tempDir();
   await withTuning({ ...IDLE_TUNING, idleWaitMs: 10_000 }, async () => {
-    const rec = await ChannelRecorder.open({
-      ...base(dir),
-      preallocChunk: 2 << 20,
-      rotateSize: 3_000_000,
-    });
-    rec.useIdleTime();
+    const rec = await openIdleRecorder(dir);
     await feed(rec, 12_000, Date.now, MAX_LEN, true);
     await rec.close();
     assert.ok(rec.idlePieces >= 64, `pieces run in idle moments: ${rec.idlePieces}`);
@@ -645,12 +651,7 @@ Deno.test("recorder prepares chunks in its caller's idle moments when offered th
 Deno.test("recorder sends pieces that get no idle moment to the pool, and closes with pieces waiting", async () => {
   const dir = tempDir();
   await withTuning({ ...IDLE_TUNING, idleWaitMs: 0 }, async () => {
-    const rec = await ChannelRecorder.open({
-      ...base(dir),
-      preallocChunk: 2 << 20,
-      rotateSize: 3_000_000,
-    });
-    rec.useIdleTime();
+    const rec = await openIdleRecorder(dir);
     await feed(rec, 12_000); // polls, never grants an idle moment
     assert.equal(rec.idlePieces, 0);
     assert.equal(
