@@ -22,6 +22,9 @@ export const LINUX = {
   SO_RCVBUFFORCE: 33,
   SO_RCVTIMEO: 20,
   SO_RXQ_OVFL: 40,
+  SO_MEMINFO: 55,
+  /** Index of the drop counter in SO_MEMINFO's u32 array (enum in linux/sock_diag.h). */
+  SK_MEMINFO_DROPS: 8,
 
   IP_MULTICAST_IF: 32,
   IP_MULTICAST_TTL: 33,

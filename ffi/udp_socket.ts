@@ -78,6 +78,9 @@ export class DatagramBatch {
   readonly _hdrSendItems: Uint8Array[];
   /** @internal header stride. */
   readonly _stride: number;
+  /** @internal msg_namelen a receive header gets before each receive (0: no sender wanted). */
+  _nameLen: number = L.sockaddr_in.size;
+  #namesAddr: bigint;
 
   /**
    * @param capacity datagrams per batch
@@ -116,6 +119,7 @@ export class DatagramBatch {
 
     const dataAddr = addressOf(this.data);
     const namesAddr = addressOf(this._names);
+    this.#namesAddr = namesAddr;
     const iovRecvAddr = addressOf(this._iovRecv);
     const iovSendAddr = addressOf(this._iovSend);
     const controlAddr = addressOf(this._control);
@@ -146,6 +150,27 @@ export class DatagramBatch {
       this._hdrRecvItems.push(this._hdrRecv.subarray(h, h + this._stride));
       this._hdrSendItems.push(this._hdrSend.subarray(h, h + this._stride));
     }
+  }
+
+  /**
+   * Whether receives into this batch capture each datagram's sender (`sourceIp`, `sourcePort`);
+   * on by default. Off, the kernel does not write the address at all (a relay that only forwards
+   * saves that per datagram), and `sourceIp`/`sourcePort` read 0.
+   */
+  get captureSources(): boolean {
+    return this._nameLen !== 0;
+  }
+
+  set captureSources(on: boolean) {
+    const sa = L.sockaddr_in.size;
+    const rv = this._hdrRecvView;
+    this._nameLen = on ? sa : 0;
+    for (let i = 0; i < this.capacity; i++) {
+      const h = i * this._stride;
+      setPointer(rv, h + L.msghdr.name, on ? this.#namesAddr + BigInt(i * sa) : 0n);
+      rv.setUint32(h + L.msghdr.namelen, this._nameLen, true);
+    }
+    if (!on) this._names.fill(0);
   }
 
   /** Byte offset of slot `i` in `data`. */
@@ -215,7 +240,7 @@ export interface RecvBufferResult {
 /** An IPv4 UDP socket. Close it with `close()`, which is safe to call twice. */
 export class UdpSocket {
   #fd: number;
-  #opt = new Uint8Array(32);
+  #opt = new Uint8Array(64); // SO_MEMINFO needs 36 bytes
   #optView = new DataView(this.#opt.buffer);
   #optLen = new Uint32Array(1);
   #addr = new Uint8Array(L.sockaddr_in.size);
@@ -445,6 +470,21 @@ export class UdpSocket {
   }
 
   /**
+   * The socket's kernel drop counter: datagrams the kernel dropped because the receive queue was
+   * full, read with getsockopt(SO_MEMINFO) (Linux). It is the counter SO_RXQ_OVFL reports, but
+   * costs one call when read instead of a control message on every datagram received. Returns -1
+   * where the OS has no such option (macOS) or the socket is closed. Allocates nothing.
+   */
+  kernelDrops(): number {
+    if (C.SO_MEMINFO < 0 || this.#fd < 0) return -1;
+    const need = (C.SK_MEMINFO_DROPS + 1) * 4;
+    this.#optLen[0] = this.#opt.length;
+    const r = libc().getsockopt(this.#fd, C.SOL_SOCKET, C.SO_MEMINFO, this.#opt, this.#optLen);
+    if (r < 0 || this.#optLen[0]! < need) return -1;
+    return this.#optView.getUint32(C.SK_MEMINFO_DROPS * 4, true);
+  }
+
+  /**
    * Asks the kernel to report each datagram's IP TTL (IP_RECVTTL); batches then carry it in
    * `ttls`. Returns false where the OS has no such option.
    */
@@ -508,7 +548,7 @@ export class UdpSocket {
     batch.lengths[i] = real;
     batch.truncated[i] = trunc ? 1 : 0;
     setUField(batch._iovSendView, i * L.iovec.size + L.iovec.len, 8, real);
-    hv.setUint32(h + m.namelen, L.sockaddr_in.size, true);
+    hv.setUint32(h + m.namelen, batch._nameLen, true);
     const clen = hv.getUint32(h + m.controllen, true);
     batch.ttls[i] = 0;
     if (clen > 0) {

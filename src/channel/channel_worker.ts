@@ -121,6 +121,8 @@ async function run(
     log.debug("Cannot shorten the relay thread's time slice", { channel: plan.name });
   }
   const batch = new DatagramBatch(plan.batch, plan.maxDatagram);
+  // only the recorder needs each datagram's sender: without it the kernel need not write it
+  batch.captureSources = plan.record !== null;
   try {
     const w = warmUp({ batch, destinations: plan.relay.length, record: plan.record !== null });
     log.debug("Warmed up", { channel: plan.name, datagrams: w.datagrams, ms: Math.round(w.ms) });
@@ -143,7 +145,10 @@ async function run(
   try {
     const buf = rx.setRecvBuffer(plan.rcvbuf);
     ctr[CTR.RCVBUF_EFFECTIVE] = buf.effective;
-    const dropCounter = rx.enableDropCounter();
+    // Linux: the loop reads the socket's drop counter every few ms (SO_MEMINFO), which costs
+    // nothing per datagram; elsewhere the kernel stamps it on datagrams (SO_RXQ_OVFL), if it can
+    const pollDrops = rx.kernelDrops() >= 0;
+    const dropCounter = pollDrops || rx.enableDropCounter();
     rx.setRecvTimeout(RECV_TIMEOUT_MS);
     try {
       fan = new FanOut(plan.relay, shared);
@@ -183,7 +188,7 @@ async function run(
     });
     const producer = ring === null ? null : new RingProducer(ring);
     looping = true; // from here the loop closes the recorder
-    await loop(plan, shared, rx, batch, fan, recorder, producer);
+    await loop(plan, shared, rx, pollDrops, batch, fan, recorder, producer);
   } finally {
     if (!looping) await closeUnstarted();
     fan?.close();
@@ -239,6 +244,7 @@ async function loop(
   plan: ChannelPlan,
   shared: ChannelShared,
   rx: UdpSocket,
+  pollDrops: boolean,
   batch: DatagramBatch,
   fan: FanOut,
   recorderAtStart: ChannelRecorder | null,
@@ -261,6 +267,11 @@ async function loop(
   let nextRecYield = plan.record !== null ? 0 : Infinity;
   let nextRetry = performance.now() + RETRY_CONNECT_MS;
   let nextRecorderRetry = performance.now() + RECORDER_RETRY_MS;
+  let receivedSeen = ctr[CTR.RX_DATAGRAMS]!;
+  const readDrops = () => {
+    const d = rx.kernelDrops();
+    if (d > 0) ctr[CTR.RX_KERNEL_DROPS] = dropBase + d;
+  };
   recorder?.useIdleTime();
   try {
     while (Atomics.load(ctl, CTL.STOP) === 0) {
@@ -284,7 +295,6 @@ async function loop(
         ctr[CTR.RX_BATCHES] = ctr[CTR.RX_BATCHES]! + 1;
         if (trunc > 0) ctr[CTR.RX_TRUNCATED] = ctr[CTR.RX_TRUNCATED]! + trunc;
         if (batch.drops > 0) ctr[CTR.RX_KERNEL_DROPS] = dropBase + batch.drops;
-        ctr[CTR.RX_LAST_MS] = Date.now();
         if (faultAfter !== null && ctr[CTR.RX_DATAGRAMS]! >= faultAfter) {
           throw new Error(`Injected fault after ${faultAfter} datagrams`);
         }
@@ -303,6 +313,11 @@ async function loop(
       }
       const now = performance.now();
       if (now >= nextYield) {
+        if (pollDrops) readDrops();
+        if (ctr[CTR.RX_DATAGRAMS] !== receivedSeen) {
+          receivedSeen = ctr[CTR.RX_DATAGRAMS]!;
+          ctr[CTR.RX_LAST_MS] = Date.now();
+        }
         if (recorder !== null) {
           const r = Atomics.load(ctl, CTL.ROTATE);
           if (r !== rotateSeen) {
@@ -340,6 +355,7 @@ async function loop(
       }
     }
   } finally {
+    if (pollDrops) readDrops();
     if (recorder !== null) {
       try {
         await recorder.close();

@@ -17,6 +17,7 @@ export const CTR = {
   RX_TRUNCATED: 3,
   RX_KERNEL_DROPS: 4,
   RX_ERRORS: 5,
+  /** Wall time (ms) of the latest receive, as of the loop's last periodic check (every ~5 ms). */
   RX_LAST_MS: 6,
   RELAY_DATAGRAMS: 7,
   RELAY_ERRORS: 8,

@@ -10,6 +10,7 @@ import { pushThrough } from "../helpers/lockstep.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../../src/metrics/prometheus.ts";
 import type { ChannelSnapshot } from "../../src/channel/stats.ts";
 import { listRecordings } from "../../src/recorder/file_names.ts";
+import { DatagramBatch } from "../../ffi/udp_socket.ts";
 import { readWithAvsc } from "../unit/recorder/_helpers.ts";
 import {
   countArriving,
@@ -186,6 +187,61 @@ channels:
       tx.close();
       for (const s of [a1, a2, b]) s.sock.close();
       await Deno.remove(dataDir, { recursive: true });
+      await Deno.remove(path);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "chanrelay run counts what the kernel dropped on a channel's full socket: received + kernel drops = sent",
+  sanitizeResources: false,
+  async fn() {
+    const sink = freeSink("drops");
+    const port = freeUdpPort();
+    const path = tempFile(`metrics: 127.0.0.1:0
+channels:
+  tight:
+    listen: 127.0.0.1:${port}
+    rcvbuf: 4KiB
+    relay: [{ to: "127.0.0.1:${portOf(sink)}" }]
+`);
+    const tx = sender();
+    const relay = await ChanrelayProcess.run(["--config", path]);
+    try {
+      const url = await metricsUrl(relay);
+      // bursts of 64 datagrams of 1400 bytes against a queue that holds two or three of them
+      const out = new DatagramBatch(64, 1400);
+      for (let i = 0; i < 64; i++) out.setLength(i, 1400);
+      out.setDestination({ ip: LO, port });
+      let sent = 0;
+      for (let b = 0; b < 50; b++) sent += Math.max(0, tx.sendBatch(out, 0, 64));
+      const l = { channel: "tight" };
+      let m = await metrics(url);
+      await eventually("every datagram to be received or counted as dropped", async () => {
+        m = await metrics(url);
+        const got = sampleValue(m, "chanrelay_received_datagrams_total", l) +
+          sampleValue(m, "chanrelay_kernel_drops_total", l);
+        return got >= sent;
+      });
+      const received = sampleValue(m, "chanrelay_received_datagrams_total", l);
+      const drops = sampleValue(m, "chanrelay_kernel_drops_total", l);
+      assert.ok(drops > 0, `no drops counted (${received} of ${sent} received)`);
+      assert.equal(received + drops, sent);
+      assert.equal(
+        sampleValue(m, "chanrelay_relayed_datagrams_total", {
+          ...l,
+          destination: `127.0.0.1:${portOf(sink)}`,
+        }),
+        received,
+      );
+      const stop = await relay.stop("SIGTERM");
+      assert.equal(stop.code, 0);
+      console.error(`sent ${sent}: received ${received}, kernel drops ${drops}`);
+    } finally {
+      if (!relay.exited) await relay.stop("SIGKILL");
+      tx.close();
+      sink.sock.close();
       await Deno.remove(path);
     }
   },

@@ -23,6 +23,9 @@ const NO_C_COUNTERPART: Readonly<Record<string, string>> = {
   hasFallocate: "a capability flag",
 };
 
+/** Entries of LINUX that C defines as enum values, not macros (so `#ifdef` cannot test them). */
+const C_ENUM_VALUES: ReadonlySet<string> = new Set(["SK_MEMINFO_DROPS"]);
+
 const SA = "struct sockaddr_in";
 const MH = "struct msghdr";
 
@@ -109,6 +112,7 @@ const HEADERS = `#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <linux/sock_diag.h>
 #include <linux/sched/types.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -172,7 +176,9 @@ function probeSource(errnoNames: string[]): string {
   }
   lines.push('  printf("},\\"constants\\":{"); first = 1;');
   for (const name of numericConstants()) {
-    lines.push(`#ifdef ${name}`, `  p(${cString(name)}, (long long)(${name}));`, "#endif");
+    const print = `  p(${cString(name)}, (long long)(${name}));`;
+    if (C_ENUM_VALUES.has(name)) lines.push(print);
+    else lines.push(`#ifdef ${name}`, print, "#endif");
   }
   lines.push('  printf("},\\"errno\\":{"); first = 1;');
   for (const name of errnoNames) {

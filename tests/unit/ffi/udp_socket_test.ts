@@ -211,6 +211,77 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "UdpSocket reads its kernel drop counter with SO_MEMINFO, with no control messages",
+  ignore: Deno.build.os !== "linux",
+  fn() {
+    const rx = UdpSocket.create();
+    const tx = UdpSocket.create();
+    try {
+      rx.bind({ ip: LOCALHOST, port: 0 });
+      rx.setRecvBuffer(4096);
+      rx.setRecvTimeout(200);
+      tx.connect(rx.localAddress());
+      assert.equal(rx.kernelDrops(), 0);
+      const out = new DatagramBatch(64, 1024);
+      for (let i = 0; i < 64; i++) out.setLength(i, 1000);
+      assert.equal(tx.sendBatch(out, 0, 64), 64);
+      const inb = new DatagramBatch(64, 2048);
+      const n = rx.recvBatch(inb);
+      assert.ok(n > 0 && n < 64, `received ${n}`);
+      assert.equal(rx.recvBatch(inb), 0);
+      // counted at once, without a datagram to carry it
+      assert.equal(rx.kernelDrops(), 64 - n);
+      assert.equal(inb.drops, 0);
+      rx.close();
+      assert.equal(rx.kernelDrops(), -1);
+    } finally {
+      rx.close();
+      tx.close();
+    }
+  },
+});
+
+Deno.test("DatagramBatch without source capture receives every byte and leaves the senders unwritten", () => {
+  const rx = UdpSocket.create();
+  const tx = UdpSocket.create();
+  try {
+    rx.bind({ ip: LOCALHOST, port: 0 });
+    rx.setRecvTimeout(1000);
+    tx.bind({ ip: LOCALHOST, port: 0 });
+    tx.connect(rx.localAddress());
+    const from = tx.localAddress();
+    const out = new DatagramBatch(8, 256);
+    for (let i = 0; i < 8; i++) {
+      out.data.fill(i + 1, i * 256, i * 256 + 100 + i);
+      out.setLength(i, 100 + i);
+    }
+    const inb = new DatagramBatch(8, 256);
+    assert.equal(inb.captureSources, true);
+    for (const capture of [false, true, false]) {
+      inb.captureSources = capture;
+      assert.equal(inb.captureSources, capture);
+      assert.equal(tx.sendBatch(out, 0, 8), 8);
+      let got = 0;
+      while (got < 8) {
+        const n = rx.recvBatch(inb);
+        assert.ok(n > 0, `received ${got} of 8`);
+        for (let i = 0; i < n; i++) {
+          const k = got + i;
+          assert.equal(inb.lengths[i], 100 + k);
+          assert.ok(inb.data.subarray(i * 256, i * 256 + 100 + k).every((b) => b === k + 1));
+          assert.equal(inb.sourceIp(i), capture ? from.ip : 0);
+          assert.equal(inb.sourcePort(i), capture ? from.port : 0);
+        }
+        got += n;
+      }
+    }
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
+
 /** Whether a thread of this process is blocked in a system call whose first argument is `fd`. */
 function threadBlockedOn(fd: number): boolean {
   for (const task of Deno.readDirSync("/proc/self/task")) {
