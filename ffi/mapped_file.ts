@@ -257,6 +257,11 @@ export class MappedFile {
   readonly #readOnly: boolean;
   readonly #regions = new Set<MappedRegion>();
   readonly #calls = new InFlight();
+  /** The read-only window `syncRangeAsync` msyncs through (no views, never touched). */
+  #window: Deno.PointerObject | null = null;
+  #windowLength = 0;
+  /** `syncRangeAsync` calls run one after another (a window is replaced only between them). */
+  #windowOps: Promise<void> = Promise.resolve();
 
   private constructor(fd: number, path: string, readOnly: boolean) {
     this.#fd = fd;
@@ -374,6 +379,68 @@ export class MappedFile {
   /** ftruncate(2) on a pool thread. Fails as EIO (errno is lost). */
   truncateAsync(length: number): Promise<void> {
     return this.#fdCall(libcAsync().ftruncate(this.#live(), BigInt(length)), "truncate");
+  }
+
+  /**
+   * Makes `[offset, offset+length)` durable, and only that range, on pool threads: msync(MS_SYNC)
+   * through a read-only window mapping of the whole file that nothing ever reads or writes. That
+   * is vfs_fsync_range (the range's dirty pages, then what is needed to read them back, then a
+   * disk cache flush), whether or not regions of this file still cover the range. The window has
+   * no page tables, so it adds nothing to the write-back; pages outside the range (e.g. prepared
+   * ahead of a writer) are neither written nor write-protected, as they are by `fdatasyncAsync`.
+   * The window (at least 1 GiB of address space, no memory) is mapped on the first call and again,
+   * larger, when a range ends past it. Where it cannot be mapped, the whole file is fdatasync'd.
+   * Fails as EIO (errno is lost).
+   * @throws ErrnoError EBADF after close
+   */
+  syncRangeAsync(offset: number, length: number): Promise<void> {
+    this.#live();
+    checkRange(offset, length, Number.MAX_SAFE_INTEGER);
+    const op = this.#windowOps.then(() => this.#syncThroughWindow(offset, length));
+    this.#windowOps = op.catch(() => {});
+    return op;
+  }
+
+  async #syncThroughWindow(offset: number, length: number): Promise<void> {
+    const end = offset + length;
+    if (length === 0) return;
+    if (this.#readOnly) return;
+    if (end > this.#windowLength) await this.#mapWindow(end);
+    const w = this.#window;
+    if (w === null) return await this.fdatasyncAsync();
+    const page = pageSize();
+    const from = offset - (offset % page);
+    const call = libcAsync().msync(
+      Deno.UnsafePointer.offset(w, from),
+      BigInt(end - from),
+      C.MS_SYNC,
+    );
+    await this.#fdCall(call, "msync");
+  }
+
+  /** (Re)maps the sync window to cover at least `[0, end)`; on failure there is none. */
+  async #mapWindow(end: number): Promise<void> {
+    const page = pageSize();
+    const want = Math.max(1 << 30, Math.ceil((end * 2) / page) * page);
+    const old = this.#window;
+    const oldLength = this.#windowLength;
+    this.#window = null;
+    this.#windowLength = 0;
+    const s = libcAsync();
+    if (old !== null) {
+      await this.#calls.track(mmapWriters.track(s.munmap(old, BigInt(oldLength))));
+    }
+    const ptr = await this.#calls.track(
+      mmapWriters.track(s.mmap(null, BigInt(want), C.PROT_READ, C.MAP_SHARED, this.#live(), 0n)),
+    );
+    if (mapFailed(ptr)) return;
+    if (this.#fd < 0) {
+      // closed meanwhile (close() waits only for calls it can see)
+      libc().munmap(ptr!, BigInt(want));
+      return;
+    }
+    this.#window = ptr;
+    this.#windowLength = want;
   }
 
   #fdCall(call: Promise<number>, syscall: string): Promise<void> {
@@ -501,6 +568,11 @@ export class MappedFile {
   close(): void {
     if (this.inFlight > 0) throw busy("close", this.#path);
     for (const r of [...this.#regions]) r.unmap();
+    if (this.#window !== null) {
+      libc().munmap(this.#window, BigInt(this.#windowLength));
+      this.#window = null;
+      this.#windowLength = 0;
+    }
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;

@@ -3,6 +3,7 @@ import { C } from "../../../ffi/constants.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { MappedFile, mmapLockBusy, pageSize } from "../../../ffi/mapped_file.ts";
 import { dirTestWithoutFdLeak } from "../../helpers/fds.ts";
+import { mappingsOf } from "../../helpers/smaps.ts";
 
 const PAGE = pageSize();
 const BIG = 64 << 20; // a memset of this takes tens of ms here: long enough to act during it
@@ -289,4 +290,54 @@ asyncTest(
       await f.closeAsync();
     }
   },
+);
+
+asyncTest(
+  "syncRangeAsync writes back exactly its range, also where no region maps it, through a window with no pages",
+  async (dir) => {
+    const path = `${dir}/sync.bin`;
+    const f = MappedFile.create(path);
+    try {
+      const pages = 16;
+      await f.allocateAsync(0, pages * PAGE);
+      const r = f.map(0, pages * PAGE);
+      r.bytes.fill(0x5a);
+      r.unmap(); // the dirty pages stay in the page cache, mapped by nothing
+      await f.syncRangeAsync(PAGE + 100, 3 * PAGE); // pages 1 to 4, partly
+      // the window: one read-only shared mapping of the whole file, of at least 1 GiB, no page
+      const windows = mappingsOf(path);
+      assert.equal(windows.length, 1, JSON.stringify(windows));
+      const w = windows[0]!;
+      assert.ok(w.perms === "r--s" && w.offset === 0 && w.rss === 0, JSON.stringify(w));
+      assert.ok(w.size >= 1 << 30, `window of ${w.size} bytes`);
+      // read every page through a probe: smaps counts a page dirty when its page-cache page is
+      const probe = MappedFile.open(path, { readOnly: true });
+      try {
+        const parts = [[0, 1], [1, 4], [5, pages - 5]] as const;
+        const dirty: number[] = [];
+        for (const [first, count] of parts) {
+          const v = probe.map(first * PAGE, count * PAGE);
+          let sum = 0;
+          for (let i = 0; i < v.length; i += PAGE) sum += v.bytes[i]!;
+          assert.equal(sum, count * 0x5a);
+          const m = mappingsOf(path).find((x) => x.addr === Number(v.address))!;
+          assert.equal(m.rss * 1024, count * PAGE, JSON.stringify(m));
+          dirty.push(m.dirty * 1024 / PAGE);
+          v.unmap();
+        }
+        assert.deepEqual(dirty, [1, 0, pages - 5], "dirty pages before, in and after the range");
+      } finally {
+        probe.close();
+      }
+      // a range past the window maps a larger one in its place
+      await f.syncRangeAsync(0, 3 * 2 ** 30);
+      const again = mappingsOf(path);
+      assert.equal(again.length, 1, JSON.stringify(again));
+      assert.ok(again[0]!.size >= 6 * 2 ** 30, `window of ${again[0]!.size} bytes`);
+    } finally {
+      await f.closeAsync();
+    }
+    assert.deepEqual(mappingsOf(path), [], "close() unmaps the window");
+  },
+  Deno.build.os !== "linux", // smaps
 );

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { mappingsOf } from "../../helpers/smaps.ts";
 import { MappedFile } from "../../../ffi/mapped_file.ts";
 import { ChannelRecorder } from "../../../src/recorder/channel_recorder.ts";
 import type { RecorderOptions } from "../../../src/recorder/options.ts";
@@ -459,27 +460,6 @@ Deno.test("close() with an open block in a file already past rotateSize finishes
   Deno.removeSync(dir, { recursive: true });
 });
 
-/** Dirty and resident kB of each mapping of `path`, by file offset, from smaps. */
-function mappingsOf(path: string): { addr: number; offset: number; rss: number; dirty: number }[] {
-  const out: { addr: number; offset: number; rss: number; dirty: number }[] = [];
-  let cur: { addr: number; offset: number; rss: number; dirty: number } | null = null;
-  for (const line of Deno.readTextFileSync("/proc/self/smaps").split("\n")) {
-    const head = /^([0-9a-f]+)-[0-9a-f]+ \S+ ([0-9a-f]+) \S+ \d+\s+(.*)$/.exec(line);
-    if (head !== null) {
-      cur = head[3] === path
-        ? { addr: parseInt(head[1]!, 16), offset: parseInt(head[2]!, 16), rss: 0, dirty: 0 }
-        : null;
-      if (cur !== null) out.push(cur);
-      continue;
-    }
-    const kv = /^(\w+):\s+(\d+) kB$/.exec(line);
-    if (cur === null || kv === null) continue;
-    if (kv[1] === "Rss") cur.rss = Number(kv[2]);
-    if (kv[1] === "Shared_Dirty" || kv[1] === "Private_Dirty") cur.dirty += Number(kv[2]);
-  }
-  return out.sort((a, b) => a.offset - b.offset);
-}
-
 Deno.test({
   name:
     "the periodic sync writes back the committed range only, dropped from the writer's mapping first, not the pages prepared ahead",
@@ -504,7 +484,12 @@ Deno.test({
       }
       await rec.settle();
       assert.ok(rec.stats.fsyncs > fsyncs, "a periodic sync ran");
-      const maps = mappingsOf(rec.stats.currentFile);
+      const all = mappingsOf(rec.stats.currentFile);
+      // the sync went through the file's read-only window, which has no page at all
+      const window = all.filter((m) => m.perms === "r--s");
+      assert.equal(window.length, 1, JSON.stringify(all));
+      assert.ok(window[0]!.offset === 0 && window[0]!.rss === 0, JSON.stringify(window));
+      const maps = all.filter((m) => m.perms === "rw-s");
       const first = maps.find((m) => m.offset === 0);
       const ahead = maps.filter((m) => m.offset >= chunk);
       assert.ok(first !== undefined, `no mapping at offset 0: ${JSON.stringify(maps)}`);
@@ -555,7 +540,9 @@ Deno.test({
         const rec = await ChannelRecorder.open({ ...base(dir), preallocChunk: 16 << 20 });
         try {
           await feed(rec, 1500); // ~1 MB
-          const first = mappingsOf(rec.stats.currentFile).find((m) => m.offset === 0);
+          const first = mappingsOf(rec.stats.currentFile).find((m) =>
+            m.offset === 0 && m.perms === "rw-s"
+          );
           assert.ok(first !== undefined, "the first chunk is mapped");
           return first.rss * 1024 - rec.stats.bytes;
         } finally {
