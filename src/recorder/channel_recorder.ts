@@ -165,6 +165,8 @@ interface RecFile {
   sync: Uint8Array;
   firstSeq: number;
   chunks: Chunk[];
+  /** Chunks before this index are retired (unmapped): `#retireOldChunks` starts here. */
+  retiredBelow: number;
   committedEnd: number;
   syncedEnd: number;
   rotateAtMs: number;
@@ -1008,7 +1010,12 @@ export class ChannelRecorder {
     const o = this.#o;
     // the periodic sync does not need them (it goes through the file's sync window)
     const keepFrom = Math.min(f.committedEnd, o.msyncEvery > 0 ? this.#msyncFrom : Infinity);
-    for (let i = 0; i < this.#cur; i++) {
+    // chunks before the writer's are never mapped again: skip those already retired (this runs
+    // at every commit, and a file can have a hundred chunks)
+    let i = f.retiredBelow;
+    while (i < this.#cur && f.chunks[i]!.region === null) i++;
+    f.retiredBelow = i;
+    for (; i < this.#cur; i++) {
       const c = f.chunks[i]!;
       if (c.region === null || c.owned < c.start + c.length || c.start + c.length > keepFrom) {
         continue;
@@ -1045,6 +1052,7 @@ export class ChannelRecorder {
       sync: crypto.getRandomValues(new Uint8Array(SYNC_SIZE)),
       firstSeq: 0,
       chunks: [],
+      retiredBelow: 0,
       committedEnd: 0,
       syncedEnd: 0,
       rotateAtMs: Infinity,
