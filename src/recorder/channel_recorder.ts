@@ -10,9 +10,9 @@
  * ~10 ms while `busy` is true, and call `poll(Date.now())` every few ms. A caller that calls
  * `useIdleTime()` also offers its idle moments: whenever its socket is empty and `wantsIdle` is
  * true it calls `grantIdle()` and awaits (a resolved value is enough: the piece runs as a
- * microtask), and the next piece of page preparation (page tables or zeros, 64 KiB) runs on its
- * thread right then, synchronously, instead of as a pool call; a piece that gets no idle moment
- * within `idleWaitMs` goes to the pool as before.
+ * microtask), and the next piece of page preparation (page tables, or a first write to each page;
+ * 64 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece that
+ * gets no idle moment within `idleWaitMs` goes to the pool as before.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
  * mapping. Two chunks ahead of the writer (and the next file, a hidden spare, so rotation is a
@@ -176,6 +176,19 @@ interface RecFile {
 }
 
 const MADV_DONTNEED = C.MADV_DONTNEED;
+
+/**
+ * Writes a zero into the first byte of each page of `[offset, offset+length)` of `bytes`, pages
+ * the file system already gave as zeros: what costs is a page's first write (the hypervisor backs
+ * the page then), and one byte pays it. A memset wrote every byte a second time (the kernel
+ * zero-fills them when they are populated): 1.3 % of the relay thread's time at 1400 B × 50k.
+ */
+function touchPages(bytes: Uint8Array, offset: number, length: number): void {
+  const page = pageSize();
+  const end = offset + length;
+  for (let p = offset; p < end; p = p - (p % page) + page) bytes[p] = 0;
+}
+
 /**
  * How chunks are zeroed ahead of the writer. Tests and benchmarks may change these (the stress
  * test makes hand-offs race on purpose); nothing else should.
@@ -949,7 +962,7 @@ export class ChannelRecorder {
       const n = Math.min(idle ? idlePiece : piece, end - at);
       if (idle) {
         this.#idlePieces++;
-        region.bytes.fill(0, at - c.start, at - c.start + n);
+        touchPages(region.bytes, at - c.start, n);
       } else {
         c.busy = true;
         try {

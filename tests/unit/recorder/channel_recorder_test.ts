@@ -635,6 +635,43 @@ Deno.test("recorder prepares chunks in its caller's idle moments when offered th
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test({
+  name:
+    "the pages a recorder prepares in its caller's idle moments are resident and written before its writer comes",
+  ignore: Deno.build.os !== "linux", // residency from /proc/self/smaps
+  async fn() {
+    const dir = tempDir();
+    // no populate at all: only the idle pieces' writes bring the pages in
+    await withTuning({ ...IDLE_TUNING, idleWaitMs: 10_000, populatePiece: 0 }, async () => {
+      const rec = await openIdleRecorder(dir);
+      const chunk = 2 << 20;
+      try {
+        await feed(rec, 100, Date.now, MAX_LEN, true); // ~70 KB, in the first chunk
+        const ahead = () =>
+          mappingsOf(rec.stats.currentFile).filter((m) => m.perms === "rw-s" && m.offset >= chunk);
+        const prepared = () => ahead().some((m) => m.rss * 1024 === m.size);
+        const until = Date.now() + 10_000;
+        while (!prepared() && Date.now() < until) {
+          rec.poll(Date.now());
+          if (rec.wantsIdle) rec.grantIdle();
+          await new Promise((r) => setTimeout(r, 0));
+        }
+        const maps = ahead();
+        assert.ok(prepared(), `no chunk ahead prepared: ${JSON.stringify(maps)}`);
+        for (const m of maps.filter((m) => m.rss * 1024 === m.size)) {
+          assert.equal(m.dirty, m.rss, `written, so dirty: ${JSON.stringify(m)}`);
+        }
+        assert.ok(rec.idlePieces >= chunk / (64 << 10), `idle pieces: ${rec.idlePieces}`);
+        assert.equal(rec.stats.bytes < chunk, true, "the writer is still in the first chunk");
+      } finally {
+        await rec.close();
+      }
+      assert.equal(await assertContiguous(dir, 0, 100), rec.stats.files);
+    });
+    Deno.removeSync(dir, { recursive: true });
+  },
+});
+
 Deno.test("recorder sends pieces that get no idle moment to the pool, and closes with pieces waiting", async () => {
   const dir = tempDir();
   await withTuning({ ...IDLE_TUNING, idleWaitMs: 0 }, async () => {
