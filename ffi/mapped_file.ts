@@ -579,9 +579,20 @@ export class MappedFile {
     libc().close(fd);
   }
 
-  /** Waits for every async call on the file and its regions, then `close()`s it. */
+  /**
+   * Waits for every async call on the file and its regions, unmaps the sync window on a pool
+   * thread (munmap takes the mmap lock: see `mapAsync`), then `close()`s it.
+   */
   async closeAsync(): Promise<void> {
     while (this.inFlight > 0) await this.idle();
+    const w = this.#window;
+    if (w !== null) {
+      const length = this.#windowLength;
+      this.#window = null;
+      this.#windowLength = 0;
+      await this.#calls.track(mmapWriters.track(libcAsync().munmap(w, BigInt(length))));
+      while (this.inFlight > 0) await this.idle();
+    }
     this.close();
   }
 }

@@ -337,6 +337,11 @@ asyncTest(
     } finally {
       await f.closeAsync();
     }
+    assert.deepEqual(mappingsOf(path), [], "closeAsync() unmaps the window");
+    const g = MappedFile.open(path);
+    await g.syncRangeAsync(0, PAGE);
+    assert.equal(mappingsOf(path).length, 1);
+    g.close();
     assert.deepEqual(mappingsOf(path), [], "close() unmaps the window");
   },
   Deno.build.os !== "linux", // smaps
