@@ -402,9 +402,8 @@ export class MappedFile {
   }
 
   async #syncThroughWindow(offset: number, length: number): Promise<void> {
+    if (length === 0 || this.#readOnly) return;
     const end = offset + length;
-    if (length === 0) return;
-    if (this.#readOnly) return;
     if (end > this.#windowLength) await this.#mapWindow(end);
     const w = this.#window;
     if (w === null) return await this.fdatasyncAsync();
@@ -418,21 +417,29 @@ export class MappedFile {
     await this.#fdCall(call, "msync");
   }
 
+  /** Forgets the sync window; returns it (to unmap) if there was one. */
+  #detachWindow(): { ptr: Deno.PointerObject; length: bigint } | null {
+    const ptr = this.#window;
+    if (ptr === null) return null;
+    const length = BigInt(this.#windowLength);
+    this.#window = null;
+    this.#windowLength = 0;
+    return { ptr, length };
+  }
+
+  /** Unmaps a detached sync window on a pool thread (munmap takes the mmap lock). */
+  #unmapWindowAsync(w: { ptr: Deno.PointerObject; length: bigint }): Promise<number> {
+    return this.#calls.track(mmapWriters.track(libcAsync().munmap(w.ptr, w.length)));
+  }
+
   /** (Re)maps the sync window to cover at least `[0, end)`; on failure there is none. */
   async #mapWindow(end: number): Promise<void> {
     const page = pageSize();
     const want = Math.max(1 << 30, Math.ceil((end * 2) / page) * page);
-    const old = this.#window;
-    const oldLength = this.#windowLength;
-    this.#window = null;
-    this.#windowLength = 0;
-    const s = libcAsync();
-    if (old !== null) {
-      await this.#calls.track(mmapWriters.track(s.munmap(old, BigInt(oldLength))));
-    }
-    const ptr = await this.#calls.track(
-      mmapWriters.track(s.mmap(null, BigInt(want), C.PROT_READ, C.MAP_SHARED, this.#live(), 0n)),
-    );
+    const old = this.#detachWindow();
+    if (old !== null) await this.#unmapWindowAsync(old);
+    const map = libcAsync().mmap(null, BigInt(want), C.PROT_READ, C.MAP_SHARED, this.#live(), 0n);
+    const ptr = await this.#calls.track(mmapWriters.track(map));
     if (mapFailed(ptr)) return;
     if (this.#fd < 0) {
       // closed meanwhile (close() waits only for calls it can see)
@@ -568,11 +575,8 @@ export class MappedFile {
   close(): void {
     if (this.inFlight > 0) throw busy("close", this.#path);
     for (const r of [...this.#regions]) r.unmap();
-    if (this.#window !== null) {
-      libc().munmap(this.#window, BigInt(this.#windowLength));
-      this.#window = null;
-      this.#windowLength = 0;
-    }
+    const w = this.#detachWindow();
+    if (w !== null) libc().munmap(w.ptr, w.length);
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;
@@ -585,12 +589,9 @@ export class MappedFile {
    */
   async closeAsync(): Promise<void> {
     while (this.inFlight > 0) await this.idle();
-    const w = this.#window;
+    const w = this.#detachWindow();
     if (w !== null) {
-      const length = this.#windowLength;
-      this.#window = null;
-      this.#windowLength = 0;
-      await this.#calls.track(mmapWriters.track(libcAsync().munmap(w, BigInt(length))));
+      await this.#unmapWindowAsync(w);
       while (this.inFlight > 0) await this.idle();
     }
     this.close();

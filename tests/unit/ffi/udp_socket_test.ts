@@ -182,32 +182,49 @@ Deno.test({
   },
 });
 
+/**
+ * Floods a receiving socket whose queue holds only a few datagrams: `before(rx)` runs once it is
+ * bound, then 64 datagrams of 1000 bytes are sent at once and one receive takes what was queued.
+ * `after` gets the sockets, a batch to receive into and how many arrived (some, not all).
+ */
+function withFloodedQueue(
+  before: (rx: UdpSocket) => void,
+  after: (rx: UdpSocket, tx: UdpSocket, out: DatagramBatch, inb: DatagramBatch, n: number) => void,
+): void {
+  const rx = UdpSocket.create();
+  const tx = UdpSocket.create();
+  try {
+    rx.bind({ ip: LOCALHOST, port: 0 });
+    rx.setRecvBuffer(4096); // the kernel's minimum: a few datagrams fit
+    rx.setRecvTimeout(200);
+    before(rx);
+    tx.connect(rx.localAddress());
+    const out = new DatagramBatch(64, 1024);
+    for (let i = 0; i < 64; i++) out.setLength(i, 1000);
+    assert.equal(tx.sendBatch(out, 0, 64), 64);
+    const inb = new DatagramBatch(64, 2048);
+    const n = rx.recvBatch(inb);
+    assert.ok(n > 0 && n < 64, `received ${n}`);
+    after(rx, tx, out, inb, n);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+}
+
 Deno.test({
   name: "UdpSocket reports kernel drops through SO_RXQ_OVFL",
   ignore: Deno.build.os !== "linux",
   fn() {
-    const rx = UdpSocket.create();
-    const tx = UdpSocket.create();
-    try {
-      rx.bind({ ip: LOCALHOST, port: 0 });
-      rx.setRecvBuffer(4096); // the kernel's minimum: a few datagrams fit
-      assert.equal(rx.enableDropCounter(), true);
-      rx.setRecvTimeout(200);
-      tx.connect(rx.localAddress());
-      const out = new DatagramBatch(64, 1024);
-      for (let i = 0; i < 64; i++) out.setLength(i, 1000);
-      assert.equal(tx.sendBatch(out, 0, 64), 64);
-      const inb = new DatagramBatch(64, 2048);
-      const n = rx.recvBatch(inb);
-      assert.ok(n > 0 && n < 64, `received ${n}`);
-      // the kernel stamps its drop count on datagrams queued after the drops
-      assert.equal(tx.sendBatch(out, 0, 1), 1);
-      assert.equal(rx.recvBatch(inb), 1);
-      assert.equal(inb.drops, 64 - n);
-    } finally {
-      rx.close();
-      tx.close();
-    }
+    withFloodedQueue(
+      (rx) => assert.equal(rx.enableDropCounter(), true),
+      (rx, tx, out, inb, n) => {
+        // the kernel stamps its drop count on datagrams queued after the drops
+        assert.equal(tx.sendBatch(out, 0, 1), 1);
+        assert.equal(rx.recvBatch(inb), 1);
+        assert.equal(inb.drops, 64 - n);
+      },
+    );
   },
 });
 
@@ -215,30 +232,17 @@ Deno.test({
   name: "UdpSocket reads its kernel drop counter with SO_MEMINFO, with no control messages",
   ignore: Deno.build.os !== "linux",
   fn() {
-    const rx = UdpSocket.create();
-    const tx = UdpSocket.create();
-    try {
-      rx.bind({ ip: LOCALHOST, port: 0 });
-      rx.setRecvBuffer(4096);
-      rx.setRecvTimeout(200);
-      tx.connect(rx.localAddress());
-      assert.equal(rx.kernelDrops(), 0);
-      const out = new DatagramBatch(64, 1024);
-      for (let i = 0; i < 64; i++) out.setLength(i, 1000);
-      assert.equal(tx.sendBatch(out, 0, 64), 64);
-      const inb = new DatagramBatch(64, 2048);
-      const n = rx.recvBatch(inb);
-      assert.ok(n > 0 && n < 64, `received ${n}`);
-      assert.equal(rx.recvBatch(inb), 0);
-      // counted at once, without a datagram to carry it
-      assert.equal(rx.kernelDrops(), 64 - n);
-      assert.equal(inb.drops, 0);
-      rx.close();
-      assert.equal(rx.kernelDrops(), -1);
-    } finally {
-      rx.close();
-      tx.close();
-    }
+    withFloodedQueue(
+      (rx) => assert.equal(rx.kernelDrops(), 0),
+      (rx, _tx, _out, inb, n) => {
+        assert.equal(rx.recvBatch(inb), 0);
+        // counted at once, without a datagram to carry it
+        assert.equal(rx.kernelDrops(), 64 - n);
+        assert.equal(inb.drops, 0);
+        rx.close();
+        assert.equal(rx.kernelDrops(), -1);
+      },
+    );
   },
 });
 
