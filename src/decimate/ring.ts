@@ -117,6 +117,12 @@ export function createRing(
   return { sab, bell };
 }
 
+/** A ring's keep-every setting (see `createRing`). */
+export function ringKeepEvery(handle: RingHandle): number {
+  checkHandle(handle);
+  return Math.max(1, new Int32Array(handle.sab, 0, DATA / 4)[KEEP_EVERY]!);
+}
+
 function checkHandle(handle: RingHandle): number {
   if (!(handle.sab instanceof SharedArrayBuffer) || !(handle.bell instanceof SharedArrayBuffer)) {
     throw new TypeError("A ring handle needs two SharedArrayBuffers");

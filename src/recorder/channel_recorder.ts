@@ -255,6 +255,17 @@ function dirOf(path: string): string {
   return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
 }
 
+/** What a recorder may share with its caller (not options: these are live objects). */
+export interface RecorderContext {
+  /**
+   * Address ranges to map chunks over, lent by the caller, who closes them after the recorder.
+   * A channel lends its own to the warm-up's scratch recorder and then to its real one: closing
+   * slots detaches their ArrayBuffers, and V8 then throws away every optimised function that
+   * touches a typed array (the whole hot path), so a channel closes them only when it stops.
+   */
+  slots?: MappingSlots;
+}
+
 /** Records one channel. See the module documentation for the threading model. */
 export class ChannelRecorder {
   /** Counters, updated in place. */
@@ -283,9 +294,11 @@ export class ChannelRecorder {
   readonly #finished: FinishedFile[] = [];
   /**
    * Address ranges the chunks are mapped over, reused from chunk to chunk and file to file: a
-   * new ArrayBuffer per chunk made V8 run a full GC every few chunks (see `MappingSlots`).
+   * new ArrayBuffer per chunk made V8 run a full GC every few chunks (see `MappingSlots`). The
+   * recorder's own unless the caller lent it theirs (`RecorderContext.slots`).
    */
-  readonly #slots = new MappingSlots();
+  readonly #slots: MappingSlots;
+  readonly #ownSlots: boolean;
 
   // writer state (hot)
   #file: RecFile | null = null;
@@ -341,9 +354,11 @@ export class ChannelRecorder {
   #rateBytes = 0;
   readonly #taken = new Set<string>();
 
-  private constructor(o: ResolvedRecorderOptions) {
+  private constructor(o: ResolvedRecorderOptions, context: RecorderContext) {
     this.#o = o;
     this.#dir = o.dir.replace(/\/+$/, "") || "/";
+    this.#ownSlots = context.slots === undefined;
+    this.#slots = context.slots ?? new MappingSlots();
   }
 
   /**
@@ -352,8 +367,11 @@ export class ChannelRecorder {
    * recorder then starts suspended and retries.
    * @throws RangeError on bad options; Deno/Errno errors when `dir` cannot be created or listed
    */
-  static async open(options: RecorderOptions): Promise<ChannelRecorder> {
-    const r = new ChannelRecorder(resolveRecorderOptions(options));
+  static async open(
+    options: RecorderOptions,
+    context: RecorderContext = {},
+  ): Promise<ChannelRecorder> {
+    const r = new ChannelRecorder(resolveRecorderOptions(options), context);
     await r.#start();
     return r;
   }
@@ -1376,10 +1394,11 @@ export class ChannelRecorder {
 
   /**
    * Commits the open block, finishes the file and removes the spare. With `dropEmpty`, a file
-   * that holds no record is removed instead of finished (a channel that never started). Safe to
-   * call twice.
+   * that holds no record is removed instead of finished (a channel that never started); with
+   * `discard`, the file is removed whatever it holds (a scratch recording, e.g. the warm-up's).
+   * Safe to call twice.
    */
-  async close(opts: { dropEmpty?: boolean } = {}): Promise<void> {
+  async close(opts: { dropEmpty?: boolean; discard?: boolean } = {}): Promise<void> {
     if (this.#closed) {
       await this.settle();
       return;
@@ -1387,7 +1406,8 @@ export class ChannelRecorder {
     this.#closed = true; // before the commit: a file past rotateSize must not rotate now
     this.#releaseIdleWaiters(Infinity);
     const f = this.#file;
-    if (f !== null && opts.dropEmpty === true && f.records === 0 && this.#blockCount === 0) {
+    const empty = f !== null && f.records === 0 && this.#blockCount === 0;
+    if (f !== null && (opts.discard === true || (opts.dropEmpty === true && empty))) {
       this.#detach(f);
       this.#discard(f);
     } else if (f !== null) {
@@ -1404,7 +1424,7 @@ export class ChannelRecorder {
       await spare.mf.closeAsync();
       await Deno.remove(spare.path).catch(() => {});
     }
-    this.#slots.close();
+    if (this.#ownSlots) this.#slots.close();
   }
 
   /** Address ranges kept for chunk mappings (see `MappingSlots`): alive, ever reserved, buffers. */

@@ -157,3 +157,34 @@ slotsTest("slots of lengths that are not whole pages stay page-aligned and apart
   const bytes = Deno.readFileSync(`${dir}/e.bin`);
   assert.deepEqual([bytes[PAGE + 99], bytes[2 * PAGE + 99]], [1, 2]);
 });
+
+slotsTest(
+  "trim gives free ranges back to the OS and keeps the slots open, their views attached",
+  (dir) => {
+    const slots = new MappingSlots();
+    const mf = fileOf(dir, "f.bin", 4);
+    try {
+      const a = mf.map(0, 2 * PAGE, slots);
+      const view = a.bytes;
+      const address = a.address;
+      a.unmap();
+      const b = mf.map(2 * PAGE, PAGE, slots); // still mapped while the slots are trimmed
+      assert.equal(slots.size, 2);
+      slots.trim();
+      assert.equal(slots.size, 1, "the free range went, the one holding a mapping stays");
+      if (Deno.build.os === "linux") assert.equal(permsAt(address), null, "given back to the OS");
+      assert.equal(view.byteLength, 2 * PAGE, "no view detached");
+      b.bytes[0] = 9;
+      const c = mf.map(0, 2 * PAGE, slots); // open: a new range, from the same arena
+      assert.notEqual(c.address, address, "the trimmed range is not reused");
+      assert.equal(slots.buffers, 1);
+      c.unmap();
+      b.unmap();
+    } finally {
+      mf.close();
+      slots.close();
+    }
+    assert.equal(slots.size, 0);
+    assert.equal(Deno.readFileSync(`${dir}/f.bin`)[2 * PAGE], 9);
+  },
+);

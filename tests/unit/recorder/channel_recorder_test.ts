@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { mappingsOf } from "../../helpers/smaps.ts";
-import { MappedFile } from "../../../ffi/mapped_file.ts";
+import { MappedFile, MappingSlots } from "../../../ffi/mapped_file.ts";
 import { ChannelRecorder } from "../../../src/recorder/channel_recorder.ts";
 import type { RecorderOptions } from "../../../src/recorder/options.ts";
 import { planRetention } from "../../../src/recorder/retention.ts";
@@ -602,6 +602,43 @@ Deno.test("recorder maps its chunks over a few address ranges, reused from chunk
   assert.equal(buffers, 1, "one ArrayBuffer for all of them");
   assert.equal(rec.mappingSlots.size, 0, "every range given back at close");
   assert.equal(await assertContiguous(dir, 0, 24_000), rec.stats.files);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a recorder maps through slots its caller lent it and leaves them open at close", async () => {
+  const dir = tempDir();
+  const slots = new MappingSlots();
+  try {
+    const first = await ChannelRecorder.open({ ...base(dir), channel: "lent" }, { slots });
+    await feed(first, 3000);
+    const lent = slots.reserved;
+    assert.ok(lent >= 1, "the recorder cut its ranges from the lent slots");
+    assert.ok(first.mappingSlots.size >= 1);
+    await first.close();
+    // open: a second recorder maps over the ranges the first one left, through the same buffer
+    const second = await ChannelRecorder.open({ ...base(dir), channel: "lent" }, { slots });
+    await feed(second, 3000);
+    assert.equal(slots.buffers, 1, "one ArrayBuffer for both recorders");
+    assert.ok(slots.reserved <= lent + 1, `${slots.reserved} ranges against ${lent}`);
+    await second.close();
+    assert.equal(await assertContiguous(dir, 0, 6000), 2);
+  } finally {
+    slots.close();
+  }
+  assert.equal(slots.size, 0);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("close({ discard: true }) removes the file and the spare, records and open block alike", async () => {
+  const dir = tempDir();
+  await assertNoFdLeak(async () => {
+    const rec = await ChannelRecorder.open({ ...base(dir), blockInterval: 60_000 });
+    await feed(rec, 2000);
+    assert.ok(rec.stats.blocks >= 1, "some blocks were committed");
+    assert.ok(rec.stats.records > 0);
+    await rec.close({ discard: true });
+  });
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [], "nothing left");
   Deno.removeSync(dir, { recursive: true });
 });
 
