@@ -189,7 +189,7 @@ export async function relayLoop(input: RelayLoopInput): Promise<void> {
   let rotateSeen = Atomics.load(ctl, CTL.ROTATE);
   let nextYield = performance.now() + YIELD_EVERY_MS;
   let nextRecYield = recordWanted ? 0 : Infinity;
-  let nextRetry = performance.now() + RETRY_CONNECT_MS;
+  let nextRetry = performance.now(); // checked at once: the warm-up then runs that code too
   let nextRecorderRetry = performance.now() + RECORDER_RETRY_MS;
   let receivedSeen = ctr[CTR.RX_DATAGRAMS]!;
   const readDrops = () => {

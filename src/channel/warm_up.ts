@@ -65,7 +65,9 @@ const LOOPBACK = 0x7f000001;
 const EMPTY_EVERY = 16;
 /** The receive timeout during the warm-up, ms. */
 const RECV_TIMEOUT_MS = 1;
-const SCRATCH_CHUNK = 1 << 20;
+// big enough that the writer does not come within the hand-over margin at once: the chunks are
+// prepared in the loop's idle moments, as a real channel's are
+const SCRATCH_CHUNK = 4 << 20;
 const SCRATCH_RING_BYTES = 1 << 16;
 const REC_COUNTERS = [
   CTR.REC_RECORDS,
