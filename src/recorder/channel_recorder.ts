@@ -11,7 +11,7 @@
  * `useIdleTime()` also offers its idle moments: whenever its socket is empty and `wantsIdle` is
  * true it calls `grantIdle()` and awaits (a resolved value is enough: the piece runs as a
  * microtask), and the next piece of page preparation (page tables, or a first write to each page;
- * 64 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece that
+ * 16 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece that
  * gets no idle moment within `idleWaitMs` goes to the pool as before.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
@@ -234,12 +234,16 @@ export const RECORDER_TUNING = {
   warmPiece: 128 << 10,
   /**
    * A channel thread that offers its idle moments (`useIdleTime`) runs the pieces itself, this
-   * size each, whenever its socket is empty: ~40 µs of page tables or ~110 µs of zeros here, the
-   * most a datagram that arrives meanwhile waits. That spares a pool call per piece, whose
-   * hand-off to a pool thread on the same core cost the channel thread 50–200 µs at each
-   * event-loop turn. A piece that got no idle moment within `idleWaitMs` goes to the pool.
+   * size each, whenever its socket is empty. A piece is the most a datagram that arrives meanwhile
+   * waits: page tables for 64 KiB took up to ~150 µs here (the kernel's zeroing pays the first
+   * touch of each page), and the relay's own MADV_POPULATE_WRITE was the largest part of what its
+   * core did while its slowest datagrams waited; 16 KiB pieces lowered the p99 at 1400 B × 20k
+   * (BENCHMARKS.md). That spares a pool call per piece, whose hand-off to a pool thread on the
+   * same core cost the channel thread 50–200 µs at each event-loop turn. A piece that got no idle
+   * moment within `idleWaitMs` goes to the pool. (4 KiB pieces were too many: more CPU, and
+   * preparation fell behind.)
    */
-  idlePiece: 64 << 10,
+  idlePiece: 16 << 10,
   idleWaitMs: 50,
 };
 
