@@ -11,7 +11,7 @@
  * `useIdleTime()` also offers its idle moments: whenever its socket is empty and `wantsIdle` is
  * true it calls `grantIdle()` and awaits (a resolved value is enough: the piece runs as a
  * microtask), and the next piece of page preparation (page tables, or a first write to each page;
- * 16 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece that
+ * 16 to 64 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece that
  * gets no idle moment within `idleWaitMs` goes to the pool as before.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
@@ -233,17 +233,19 @@ export const RECORDER_TUNING = {
    */
   warmPiece: 128 << 10,
   /**
-   * A channel thread that offers its idle moments (`useIdleTime`) runs the pieces itself, this
-   * size each, whenever its socket is empty. A piece is the most a datagram that arrives meanwhile
-   * waits: page tables for 64 KiB took up to ~150 µs here (the kernel's zeroing pays the first
-   * touch of each page), and the relay's own MADV_POPULATE_WRITE was the largest part of what its
-   * core did while its slowest datagrams waited; 16 KiB pieces lowered the p99 at 1400 B × 20k
-   * (BENCHMARKS.md). That spares a pool call per piece, whose hand-off to a pool thread on the
-   * same core cost the channel thread 50–200 µs at each event-loop turn. A piece that got no idle
-   * moment within `idleWaitMs` goes to the pool. (4 KiB pieces were too many: more CPU, and
-   * preparation fell behind.)
+   * A channel thread that offers its idle moments (`useIdleTime`) runs the pieces itself, one per
+   * idle moment, whenever its socket is empty. That spares a pool call per piece, whose hand-off
+   * to a pool thread on the same core cost the channel thread 50–200 µs at each event-loop turn.
+   * A piece is the most a datagram that arrives meanwhile waits: page tables for 64 KiB took up to
+   * ~150 µs here (the kernel's zeroing pays the first touch of each page), and the relay's own
+   * MADV_POPULATE_WRITE was the largest part of what its core did while its slowest datagrams
+   * waited. So a piece covers twice what was recorded since the previous idle moment (page tables,
+   * then first writes, keep pace with the writer), at least `idlePiece` and at most `idlePieceMax`:
+   * small where idle moments are many (a channel at 20k datagrams/s has one per datagram), large
+   * where they are few. A piece that got no idle moment within `idleWaitMs` goes to the pool.
    */
   idlePiece: 16 << 10,
+  idlePieceMax: 64 << 10,
   idleWaitMs: 50,
 };
 
@@ -314,6 +316,11 @@ export class ChannelRecorder {
   /** Preparation pieces waiting for an idle moment, oldest first. */
   #idleWaiters: { resolve: (idle: boolean) => void; sinceMs: number }[] = [];
   #idlePieces = 0;
+  #idleBytes = 0;
+  /** Bytes the piece run in the current idle moment covers (see `RECORDER_TUNING.idlePiece`). */
+  #idleGrant = 0;
+  /** `stats.bytes` at the last idle moment. */
+  #bytesAtGrant = 0;
   /** Where the writer next sets up page tables ahead of itself (see #warmUp). */
   #warm = 0;
   /** Whether MADV_POPULATE_WRITE works here (cleared at its first failure). */
@@ -948,7 +955,10 @@ export class ChannelRecorder {
     // page tables first (cheaper than faults, and they spare the writer some fault cost on the
     // part handed over unzeroed), then zeros
     const populatePiece = Math.max(pageSize(), Math.min(t.populatePiece, piece));
-    const idlePiece = Math.max(pageSize(), Math.min(t.idlePiece, piece));
+    const page = pageSize();
+    // the piece for this idle moment, whole pages
+    const idlePiece = () =>
+      Math.max(page, Math.min(Math.ceil(this.#idleGrant / page) * page, piece));
     // Each piece runs either here in an idle moment of the channel thread (synchronously, so no
     // call is in flight and the writer cannot interleave) or on a pool thread. Every wait is
     // followed by the checks again: the writer may have come near or claimed the chunk meanwhile.
@@ -965,9 +975,10 @@ export class ChannelRecorder {
       if (this.#writerNear(f, c.start)) break;
       if (idle && mmapLockBusy()) continue; // it would wait for the mmap lock: next moment
       if (at < c.populated) continue; // the writer did it meanwhile
-      const n = Math.min(idle ? idlePiece : populatePiece, end - at);
+      const n = Math.min(idle ? idlePiece() : populatePiece, end - at);
       if (idle) {
         this.#idlePieces++;
+        this.#idleBytes += n;
         if (!region.populate(at - c.start, n)) break;
         // not `busy`: it changes no byte, so the writer may claim the chunk meanwhile
       } else if (!await region.populateAsync(at - c.start, n)) break;
@@ -981,9 +992,10 @@ export class ChannelRecorder {
       if (c.claimed || f.closed) return;
       const at = c.owned;
       if (this.#writerNear(f, at)) break;
-      const n = Math.min(idle ? idlePiece : piece, end - at);
+      const n = Math.min(idle ? idlePiece() : piece, end - at);
       if (idle) {
         this.#idlePieces++;
+        this.#idleBytes += n;
         touchPages(region.bytes, at - c.start, n);
       } else {
         c.busy = true;
@@ -1355,12 +1367,21 @@ export class ChannelRecorder {
 
   /** The caller is idle: the oldest waiting piece runs at the caller's next `await`. */
   grantIdle(): void {
+    const t = RECORDER_TUNING;
+    const recorded = this.stats.bytes - this.#bytesAtGrant;
+    this.#bytesAtGrant = this.stats.bytes;
+    this.#idleGrant = Math.min(t.idlePieceMax, Math.max(t.idlePiece, 2 * recorded));
     this.#idleWaiters.shift()?.resolve(true);
   }
 
   /** Preparation pieces run on the caller's thread so far (`useIdleTime`). */
   get idlePieces(): number {
     return this.#idlePieces;
+  }
+
+  /** Bytes those pieces covered (page tables and first writes counted apart). */
+  get idleBytes(): number {
+    return this.#idleBytes;
   }
 
   /** Resolves true in an idle moment, or false: then the piece goes to the pool. */

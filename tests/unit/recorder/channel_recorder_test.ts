@@ -684,6 +684,8 @@ Deno.test({
       const chunk = 2 << 20;
       try {
         await feed(rec, 100, Date.now, MAX_LEN, true); // ~70 KB, in the first chunk
+        const pieces0 = rec.idlePieces;
+        const bytes0 = rec.idleBytes;
         const ahead = () =>
           mappingsOf(rec.stats.currentFile).filter((m) => m.perms === "rw-s" && m.offset >= chunk);
         const prepared = () => ahead().some((m) => m.rss * 1024 === m.size);
@@ -698,7 +700,11 @@ Deno.test({
         for (const m of maps.filter((m) => m.rss * 1024 === m.size)) {
           assert.equal(m.dirty, m.rss, `written, so dirty: ${JSON.stringify(m)}`);
         }
-        assert.ok(rec.idlePieces >= chunk / (64 << 10), `idle pieces: ${rec.idlePieces}`);
+        // nothing was recorded between the idle moments of the loop: each of its pieces had the
+        // smallest size
+        const pieces = rec.idlePieces - pieces0;
+        assert.ok(pieces >= chunk / (16 << 10), `idle pieces: ${pieces}`);
+        assert.equal(rec.idleBytes - bytes0, pieces * (16 << 10));
         assert.equal(rec.stats.bytes < chunk, true, "the writer is still in the first chunk");
       } finally {
         await rec.close();
@@ -707,6 +713,54 @@ Deno.test({
     });
     Deno.removeSync(dir, { recursive: true });
   },
+});
+
+Deno.test("an idle piece covers twice what was recorded since the previous idle moment, 16 to 64 KiB", async () => {
+  const dir = tempDir();
+  const page = 4096;
+  await withTuning({ ...IDLE_TUNING, idleWaitMs: 10_000 }, async () => {
+    const rec = await openIdleRecorder(dir);
+    const batch = makeBatch(32, MAX_LEN);
+    try {
+      // one idle moment after every `per` datagrams: pieces sized by what they recorded
+      const run = async (per: number, rounds: number) => {
+        const pieces0 = rec.idlePieces;
+        const bytes0 = rec.idleBytes;
+        for (let r = 0; r < rounds; r++) {
+          const before = rec.stats.bytes;
+          fillBatch(batch, rec.stats.nextSeq, per, MAX_LEN);
+          rec.append(batch, per, Date.now() * 1000);
+          rec.poll(Date.now());
+          const recorded = rec.stats.bytes - before;
+          const had = rec.idleBytes;
+          if (rec.wantsIdle) {
+            rec.grantIdle();
+            await undefined; // the piece runs now, as a microtask
+            await undefined;
+          }
+          const covered = rec.idleBytes - had;
+          if (covered > 0) {
+            const want = Math.min(64 << 10, Math.max(16 << 10, 2 * recorded));
+            assert.ok(
+              covered <= Math.ceil(want / page) * page && covered % page === 0,
+              `${covered} bytes covered after ${recorded} recorded`,
+            );
+          }
+          await new Promise((r) => setTimeout(r, 0));
+        }
+        return (rec.idleBytes - bytes0) / Math.max(1, rec.idlePieces - pieces0);
+      };
+      const small = await run(1, 300); // ~1 KB between idle moments
+      const large = await run(32, 60); // ~22 KB between idle moments
+      assert.ok(small <= (16 << 10), `average piece ${small} with little recorded`);
+      assert.ok(large > (32 << 10), `average piece ${large} with much recorded`);
+      assert.equal(rec.stats.stalls, 0);
+    } finally {
+      await rec.close();
+    }
+    assert.equal(await assertContiguous(dir, 0, rec.stats.records), rec.stats.files);
+  });
+  Deno.removeSync(dir, { recursive: true });
 });
 
 Deno.test("recorder sends pieces that get no idle moment to the pool, and closes with pieces waiting", async () => {
