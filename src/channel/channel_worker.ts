@@ -70,6 +70,12 @@ async function warmUpAndRelay(
       recorded: w.recorded,
       ms: Math.round(w.ms),
     });
+    if (w.recorderProblem !== null) {
+      log.warn("Warmed up without a scratch recording", {
+        channel: plan.name,
+        error: w.recorderProblem,
+      });
+    }
   } catch (e) {
     log.warn("Cannot warm up; starting cold", { channel: plan.name, ...errInfo(e) });
   }

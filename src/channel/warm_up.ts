@@ -38,6 +38,8 @@ export interface WarmUpResult {
   recorded: number;
   /** Wall time, ms. */
   ms: number;
+  /** Why a recording channel warmed up without its scratch recorder, or null. */
+  recorderProblem: string | null;
 }
 
 /** Options of `warmUp`. */
@@ -94,6 +96,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
   let fan: FanOut | null = null;
   let recorder: ChannelRecorder | null = null;
   let scratchDir: string | null = null;
+  let scratchProblem: string | null = null;
   const shared = new ChannelShared();
   try {
     rx.bind({ ip: LOOPBACK, port: 0 });
@@ -116,20 +119,27 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
     fan = new FanOut(new Array(Math.max(1, plan.relay.length)).fill(dest), shared);
     if (plan.record !== null) {
       await useImmediateYields();
-      scratchDir = await Deno.makeTempDir({ prefix: "chanrelay-warm-up-" });
-      const { ChannelRecorder } = await import("../recorder/channel_recorder.ts");
-      recorder = await ChannelRecorder.open({
-        ...plan.record,
-        dir: scratchDir,
-        firstSeq: 0,
-        preallocChunk: SCRATCH_CHUNK,
-        rotateSize: 0,
-        rotateEvery: 0,
-        keepFiles: 0,
-        keepSize: 0,
-        keepAge: 0,
-      }, o.slots === undefined || o.slots === null ? {} : { slots: o.slots });
-      await recorder.settle();
+      try {
+        scratchDir = await Deno.makeTempDir({ prefix: "chanrelay-warm-up-" });
+        const { ChannelRecorder } = await import("../recorder/channel_recorder.ts");
+        recorder = await ChannelRecorder.open({
+          ...plan.record,
+          dir: scratchDir,
+          firstSeq: 0,
+          preallocChunk: SCRATCH_CHUNK,
+          rotateSize: 0,
+          rotateEvery: 0,
+          keepFiles: 0,
+          keepSize: 0,
+          keepAge: 0,
+        }, o.slots === undefined || o.slots === null ? {} : { slots: o.slots });
+        await recorder.settle();
+      } catch (e) {
+        // no scratch directory (a read-only or missing temp dir): the relay path warms up alone
+        scratchProblem = e instanceof Error ? e.message : String(e);
+        await recorder?.close({ discard: true }).catch(() => {});
+        recorder = null;
+      }
     }
     const ring = o.ring === undefined || o.ring === null ? null : new RingProducer(
       createRing(SCRATCH_RING_BYTES, createBell(), ringKeepEvery(o.ring)),
@@ -185,6 +195,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
       datagrams: ctr[CTR.RX_DATAGRAMS]!,
       recorded: ctr[CTR.REC_RECORDS]!,
       ms: performance.now() - t0,
+      recorderProblem: scratchProblem,
     };
   } finally {
     await recorder?.close({ discard: true }).catch(() => {});

@@ -103,6 +103,7 @@ Deno.test("warmUp of a recording channel records into a scratch directory it rem
       });
       assert.ok(r.datagrams >= 8000, `only ${r.datagrams} datagrams`);
       assert.equal(r.recorded, r.datagrams, "every warm-up datagram went through the recorder");
+      assert.equal(r.recorderProblem, null);
     });
     assert.deepEqual([...Deno.readDirSync(dataDir)], [], "nothing in the channel's own directory");
     assert.deepEqual(warmUpDirs(), before, "the scratch directory is gone");
@@ -125,6 +126,30 @@ Deno.test("warmUp of a recording channel records into a scratch directory it rem
     }
   } finally {
     slots.close();
+    guard.socket.close();
+    Deno.removeSync(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("warmUp of a recording channel without a usable temp dir warms the relay path alone", async () => {
+  const dataDir = Deno.makeTempDirSync({ prefix: "chanrelay-warm-data-" });
+  const guard = guardedDestination();
+  const saved = Deno.env.get("TMPDIR");
+  Deno.env.set("TMPDIR", `${dataDir}/missing`);
+  try {
+    const r = await warmUp({
+      plan: planOf([guard.dest], { dir: dataDir, channel: "w" }),
+      batch: new DatagramBatch(64, 2048),
+      datagrams: 2000,
+      maxMs: 30_000,
+    });
+    assert.ok(r.datagrams >= 2000, `only ${r.datagrams} datagrams`);
+    assert.equal(r.recorded, 0);
+    assert.ok(r.recorderProblem !== null, "the reason is reported");
+    assert.deepEqual([...Deno.readDirSync(dataDir)], [], "nothing in the channel's own directory");
+  } finally {
+    if (saved === undefined) Deno.env.delete("TMPDIR");
+    else Deno.env.set("TMPDIR", saved);
     guard.socket.close();
     Deno.removeSync(dataDir, { recursive: true });
   }
