@@ -80,14 +80,16 @@ const REC_COUNTERS = [
   CTR.REC_ERRORS,
   CTR.REC_UNRECORDED,
 ];
-/** Runs of the relay loop the datagrams are spread over. */
+/** Runs of the relay loop a recording channel's datagrams are spread over. */
 const LOOP_RUNS = 4;
 
 /** Runs the warm-up; see the module comment. Throws only if it cannot open loopback sockets. */
 export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
   const t0 = performance.now();
   detachOneArrayBuffer();
-  const target = o.datagrams ?? 20_000;
+  // a channel that does not record runs its loop once over fewer datagrams: more warming did not
+  // spare it compile work after ready, and cost each idle Worker about 1 MiB (BENCHMARKS.md)
+  const target = o.datagrams ?? (o.plan.record === null ? 10_000 : 20_000);
   const deadline = t0 + (o.maxMs ?? 500);
   const { plan, batch } = o;
   const rx = UdpSocket.create({ reuseAddr: false, reusePort: false });
@@ -169,9 +171,10 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
     const loopPlan = { ...plan, record: recorder === null ? null : plan.record, faultAfter: null };
     // several runs of the loop: V8 then compiles the loop function for its entry too, and the
     // channel's own run starts in optimised code instead of compiling it again on a helper thread
-    for (let run = 1; run <= LOOP_RUNS; run++) {
-      const last = run === LOOP_RUNS || performance.now() >= deadline;
-      upTo = last ? target : Math.ceil((target * run) / LOOP_RUNS);
+    const runs = plan.record === null ? 1 : LOOP_RUNS;
+    for (let run = 1; run <= runs; run++) {
+      const last = run === runs || performance.now() >= deadline;
+      upTo = last ? target : Math.ceil((target * run) / runs);
       Atomics.store(ctl, CTL.STOP, 0);
       // the loop adds the recorder's totals to what the counters held when it started
       for (const k of REC_COUNTERS) ctr[k] = 0;
