@@ -3,8 +3,8 @@
  * send it at once to every destination, then hand it to the recorder and the decimation ring. It
  * yields to its event loop every few milliseconds so timers and async work (the recorder's) can
  * run, and when its socket is empty it lets the recorder prepare a piece of its next pages
- * (`grantIdle`). The channel Worker runs it once on scratch sockets, files and counters to warm its
- * code up (`warm_up.ts`), then on the channel's own.
+ * (`grantIdle`). The channel Worker first runs it on scratch sockets, files and counters to warm
+ * its code up (`warm_up.ts`), then on the channel's own.
  */
 import { ErrnoError } from "../../ffi/errno.ts";
 import type { MappingSlots } from "../../ffi/mapped_file.ts";
@@ -68,7 +68,7 @@ export async function openRecorder(
     const rec = await ChannelRecorder.open({
       ...plan.record,
       firstSeq: Math.max(0, ctr[CTR.REC_NEXT_SEQ]!),
-    }, slots === null ? {} : { slots });
+    }, { slots });
     // the first chunks and the spare file are prepared now, before the channel reports ready,
     // not while its first datagrams arrive (that work competed with the relay for its core)
     await rec.settle();

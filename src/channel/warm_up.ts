@@ -134,7 +134,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
           keepFiles: 0,
           keepSize: 0,
           keepAge: 0,
-        }, o.slots === undefined || o.slots === null ? {} : { slots: o.slots });
+        }, { slots: o.slots ?? null });
         await recorder.settle();
       } catch (e) {
         // no scratch directory (a read-only or missing temp dir): the relay path warms up alone
@@ -143,9 +143,9 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
         recorder = null;
       }
     }
-    const ring = o.ring === undefined || o.ring === null ? null : new RingProducer(
-      createRing(SCRATCH_RING_BYTES, createBell(), ringKeepEvery(o.ring)),
-    );
+    const ring = o.ring
+      ? new RingProducer(createRing(SCRATCH_RING_BYTES, createBell(), ringKeepEvery(o.ring)))
+      : null;
 
     const out = new DatagramBatch(batch.capacity, 2048);
     for (let i = 0; i < out.capacity; i++) {
@@ -213,8 +213,10 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpResult> {
 
 /**
  * Detaches a throwaway ArrayBuffer over foreign memory, with a view, as the recorder's are when it
- * unmaps. V8 compiles typed-array accesses on the assumption that no such buffer was ever
- * detached, and the first detach throws away every optimised function that relies on it.
+ * unmaps. The first such detach made V8 throw away the encoder's optimised code ("dependent
+ * prototype chain changed"); done here, before anything is compiled, it costs nothing. It does not
+ * spare the deoptimisation that closing `MappingSlots` causes: that is why the channel's slots stay
+ * open (see `RecorderContext.slots`).
  */
 function detachOneArrayBuffer(): void {
   const memory = new Uint8Array(64);

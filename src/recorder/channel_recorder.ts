@@ -10,9 +10,9 @@
  * ~10 ms while `busy` is true, and call `poll(Date.now())` every few ms. A caller that calls
  * `useIdleTime()` also offers its idle moments: whenever its socket is empty and `wantsIdle` is
  * true it calls `grantIdle()` and awaits (a resolved value is enough: the piece runs as a
- * microtask), and the next piece of page preparation (page tables, or a first write to each page;
- * 16 to 64 KiB) runs on its thread right then, synchronously, instead of as a pool call; a piece that
- * gets no idle moment within `idleWaitMs` goes to the pool as before.
+ * microtask), and the next piece of page preparation (page tables, or a first write to each
+ * page; 16 to 64 KiB) runs on its thread right then, synchronously, instead of as a pool call; a
+ * piece that gets no idle moment within `idleWaitMs` goes to the pool as before.
  *
  * Layout. A file is preallocated and mapped in chunks of `preallocChunk` bytes, each its own
  * mapping. Two chunks ahead of the writer (and the next file, a hidden spare, so rotation is a
@@ -268,8 +268,9 @@ export interface RecorderContext {
    * A channel lends its own to the warm-up's scratch recorder and then to its real one: closing
    * slots detaches their ArrayBuffers, and V8 then throws away every optimised function that
    * touches a typed array (the whole hot path), so a channel closes them only when it stops.
+   * Null or absent: the recorder makes and closes its own.
    */
-  slots?: MappingSlots;
+  slots?: MappingSlots | null;
 }
 
 /** Records one channel. See the module documentation for the threading model. */
@@ -368,7 +369,7 @@ export class ChannelRecorder {
   private constructor(o: ResolvedRecorderOptions, context: RecorderContext) {
     this.#o = o;
     this.#dir = o.dir.replace(/\/+$/, "") || "/";
-    this.#ownSlots = context.slots === undefined;
+    this.#ownSlots = (context.slots ?? null) === null;
     this.#slots = context.slots ?? new MappingSlots();
   }
 
@@ -954,8 +955,8 @@ export class ChannelRecorder {
     const piece = Math.max(pageSize(), Math.min(t.zeroPiece, Math.max(c.length >>> 3, t.minPiece)));
     // page tables first (cheaper than faults, and they spare the writer some fault cost on the
     // part handed over unzeroed), then zeros
-    const populatePiece = Math.max(pageSize(), Math.min(t.populatePiece, piece));
     const page = pageSize();
+    const populatePiece = Math.max(page, Math.min(t.populatePiece, piece));
     // the piece for this idle moment, whole pages
     const idlePiece = () =>
       Math.max(page, Math.min(Math.ceil(this.#idleGrant / page) * page, piece));
